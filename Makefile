@@ -1,0 +1,27 @@
+# Two commands: `make book` and `make test`. Both create .venv from requirements.txt
+# on first use (Python 3.11 or newer on PATH as python3) and install the package into it.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test book clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+# Package tests and every notebook under nbval (checks inside the notebooks, and the
+# outputs of cells marked NBVAL_CHECK_OUTPUT compared with the stored ones).
+test: $(STAMP)
+	MPLBACKEND=agg $(PY) -m pytest tests book --nbval-lax -p no:cacheprovider
+
+# Strict HTML build: every notebook executed, any warning is an error.
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --path-output _build -W -n --keep-going
+
+clean:
+	rm -rf _build
