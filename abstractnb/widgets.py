@@ -1,0 +1,204 @@
+r"""Interactive explorers (ipywidgets), each with a static default figure for the built book.
+
+The morph from a factorized to a conjunctive code
+-------------------------------------------------
+For latents :math:`S\in\{-1,+1\}^{P\times D}` the *factorized* code is :math:`H_f = S`
+(unit :math:`k` reports latent :math:`k`) and the *conjunctive* code is
+:math:`H_c = c\,I_P` (one unit per condition). The morph at :math:`\alpha\in[0,1]`
+puts the two side by side on disjoint sets of units,
+
+.. math:: H(\alpha) = \big[\sqrt{1-\alpha}\,H_f,\ \sqrt{\alpha}\,H_c\big]
+    \in \mathbb R^{P\times(D+P)},
+
+so that its centred kernel is the convex combination
+:math:`\bar K(\alpha) = (1-\alpha)\,\bar K_f + \alpha\,\bar K_c`. The scale
+:math:`c = \sqrt{DP/(P-1)}` gives both codes the same total variance
+(:math:`\operatorname{tr}\bar K_f = \operatorname{tr}\bar K_c = DP`), so
+:math:`\alpha` is exactly the share of the variance carried by the conjunctive units.
+Since :math:`\bar K_c` spreads its variance evenly over all :math:`P-1` non-constant
+Walsh functions, of which :math:`D` are the latents themselves, the interaction share
+of :math:`H(\alpha)` is :math:`\alpha\,(P-1-D)/(P-1)`.
+"""
+from __future__ import annotations
+
+import io
+from typing import Sequence
+
+import numpy as np
+
+from ._validate import as_latents, positive, positive_int
+from .plotting import PALETTE, plot_geometry, plot_metrics, style
+
+# Keys, in display order, of the metrics the explorers report, and their axis labels.
+METRIC_NAMES = ("PS", "CCGP", "shattering", "interaction")
+_LABELS = {"PS": "PS", "CCGP": "CCGP", "shattering": "shattering\ndim.", "interaction": "interaction\nshare"}
+
+
+def _alpha(alpha) -> float:
+    a = float(alpha)
+    if not np.isfinite(a) or not 0.0 <= a <= 1.0:
+        raise ValueError(f"alpha must be a number in [0, 1]; got {alpha!r}")
+    return a
+
+
+def morph_code(S, alpha: float) -> np.ndarray:
+    r"""The code :math:`H(\alpha) = [\sqrt{1-\alpha}\,S,\ \sqrt{\alpha}\,c\,I_P]` (module docstring).
+
+    Parameters
+    ----------
+    S : (P, D) array of +-1
+    alpha : float in [0, 1]
+        0: factorized, 1: conjunctive (one-hot).
+
+    Returns
+    -------
+    H : (P, D + P) array
+    """
+    S = as_latents(S)
+    a = _alpha(alpha)
+    P, D = S.shape
+    c = np.sqrt(D * P / (P - 1))
+    return np.hstack([np.sqrt(1.0 - a) * S, np.sqrt(a) * c * np.eye(P)])
+
+
+def morph_metrics(S, alpha: float, *, noise: float = 0.3, n_samples: int = 20, seed: int = 0,
+                  max_dichotomies: int = 35) -> dict[str, float]:
+    r"""Abstraction metrics of :func:`morph_code` ``(S, alpha)``.
+
+    Returns ``{"PS": mean parallelism score over latents, "CCGP": mean CCGP over latents,
+    "shattering": shattering dimensionality, "interaction": interaction share}``
+    (see :mod:`abstractnb.metrics`). ``noise`` (the standard deviation of the Gaussian
+    noise added to every unit) and ``n_samples`` (noisy samples per condition) go to
+    the decoding metrics; keep them small for speed.
+    """
+    from . import metrics
+
+    H = morph_code(S, alpha)
+    S = as_latents(S)
+    noise = positive(noise, "noise")
+    n_samples = positive_int(n_samples, "n_samples")
+    return {
+        "PS": float(np.mean(metrics.parallelism_score(H, S))),
+        "CCGP": float(np.mean(metrics.ccgp(H, S, noise=noise, n_samples=n_samples, seed=seed))),
+        "shattering": float(metrics.shattering_dimensionality(H, noise=noise, n_samples=n_samples, seed=seed,
+                                                              max_dichotomies=max_dichotomies)),
+        "interaction": float(metrics.interaction_share(H, S)),
+    }
+
+
+def morph_figure(S, alphas: Sequence[float] = (0.0, 0.5, 1.0), *, noise: float = 0.3, n_samples: int = 20,
+                 seed: int = 0, n_grid: int = 11, max_dichotomies: int = 35):
+    r"""Static summary of the morph: the geometry at each of ``alphas`` and the metrics along :math:`\alpha`.
+
+    One 3-D :func:`~abstractnb.plotting.plot_geometry` panel per value in ``alphas``,
+    then a panel with the four metrics on a grid of ``n_grid`` values of
+    :math:`\alpha` (dashed lines mark ``alphas``).
+
+    Returns
+    -------
+    fig : matplotlib Figure (made with pyplot, so a notebook shows it).
+    """
+    import matplotlib.pyplot as plt
+
+    S = as_latents(S)
+    alphas = [_alpha(a) for a in np.atleast_1d(alphas)]
+    if not alphas:
+        raise ValueError("alphas must hold at least one value in [0, 1]")
+    n_grid = positive_int(n_grid, "n_grid", minimum=2)
+    grid = np.linspace(0.0, 1.0, n_grid)
+    curves = {m: [] for m in METRIC_NAMES}
+    for a in grid:
+        vals = morph_metrics(S, a, noise=noise, n_samples=n_samples, seed=seed, max_dichotomies=max_dichotomies)
+        for m in METRIC_NAMES:
+            curves[m].append(vals[m])
+    n = len(alphas)
+    with style():
+        fig = plt.figure(figsize=(3.0 * n + 3.8, 3.3))
+        gs = fig.add_gridspec(1, n + 1, width_ratios=[1.0] * n + [1.25], wspace=0.15)
+        for i, a in enumerate(alphas):
+            ax = fig.add_subplot(gs[0, i], projection="3d")
+            plot_geometry(morph_code(S, a), S, ax=ax, title=rf"$\alpha = {a:g}$", legend=i == 0)
+        ax = fig.add_subplot(gs[0, n])
+        for j, m in enumerate(METRIC_NAMES):
+            ax.plot(grid, curves[m], "-o", ms=3, color=PALETTE[j], label=m)
+        for a in alphas:
+            ax.axvline(a, color="0.6", ls="--", lw=0.8)
+        ax.set_xlabel(r"$\alpha$ (share of variance in conjunctive units)")
+        ax.set_ylim(-0.03, 1.05)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
+        ax.set_title("metrics along the morph")
+        fig.subplots_adjust(left=0.02, right=0.88, bottom=0.17, top=0.88)
+    return fig
+
+
+def _render_png(S, alpha: float, values: dict[str, float]) -> bytes:
+    # A Figure outside pyplot: nothing is auto-displayed or left open by the explorer.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    with style():
+        fig = Figure(figsize=(7.0, 3.2))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(1, 2, 1, projection="3d")
+        plot_geometry(morph_code(S, alpha), S, ax=ax, title=rf"$H(\alpha)$, $\alpha = {alpha:.2f}$")
+        ax2 = fig.add_subplot(1, 2, 2)
+        plot_metrics({_LABELS[m]: values[m] for m in METRIC_NAMES}, ax=ax2, hline=0.5)
+        ax2.set_title("metrics (dashed: chance for CCGP)")
+        ax2.tick_params(axis="x", labelsize=8)
+        fig.subplots_adjust(wspace=0.35, left=0.02, right=0.98, bottom=0.12)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def _metrics_html(alpha: float, values: dict[str, float]) -> str:
+    cells = "".join(f"<td style='padding:0 10px'><b>{m}</b> {values[m]:.3f}</td>" for m in METRIC_NAMES)
+    return f"<table><tr><td style='padding:0 10px'>α = {alpha:.2f}</td>{cells}</tr></table>"
+
+
+def morph_explorer(S, *, alpha: float = 0.5, noise: float = 0.3, n_samples: int = 20, seed: int = 0,
+                   max_dichotomies: int = 35, step: float = 0.05):
+    r"""An ipywidgets explorer of the morph :math:`H(\alpha)` (module docstring).
+
+    A slider sets :math:`\alpha`; the picture (geometry of :math:`H(\alpha)` and a bar
+    chart of PS, CCGP, shattering dimensionality and interaction share) and a table of
+    the values update when it is released. The picture for the initial ``alpha`` is
+    drawn on creation, so the explorer shows it even where no kernel runs (a built page
+    keeps the last drawn picture).
+
+    Returns
+    -------
+    explorer : ipywidgets.VBox
+        With attributes ``slider`` (FloatSlider), ``image`` (Image, PNG),
+        ``table`` (HTML), ``values`` (dict of the current metric values) and
+        ``update(alpha)`` (recompute and redraw; called by the slider).
+    """
+    import ipywidgets as widgets
+
+    S = as_latents(S)
+    a0 = _alpha(alpha)
+    noise = positive(noise, "noise")
+    n_samples = positive_int(n_samples, "n_samples")
+    step = float(step)
+    if not 0 < step <= 1:
+        raise ValueError(f"step must be in (0, 1]; got {step}")
+
+    slider = widgets.FloatSlider(value=a0, min=0.0, max=1.0, step=step, continuous_update=False,
+                                 description="α", readout_format=".2f",
+                                 layout=widgets.Layout(width="420px"))
+    image = widgets.Image(format="png", layout=widgets.Layout(width="700px"))
+    table = widgets.HTML()
+    box = widgets.VBox([slider, table, image])
+
+    def update(a) -> dict[str, float]:
+        a = _alpha(a)
+        vals = morph_metrics(S, a, noise=noise, n_samples=n_samples, seed=seed, max_dichotomies=max_dichotomies)
+        box.values = vals
+        table.value = _metrics_html(a, vals)
+        image.value = _render_png(S, a, vals)
+        return vals
+
+    slider.observe(lambda change: update(change["new"]), names="value")
+    box.slider, box.image, box.table, box.update = slider, image, table, update
+    update(a0)
+    return box

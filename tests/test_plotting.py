@@ -1,0 +1,297 @@
+"""Tests of abstractnb.plotting and abstractnb.widgets (Agg backend, no display)."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from abstractnb import plotting as pl  # noqa: E402
+from abstractnb.tasks import binary_latents  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _by_gid(ax, gid):
+    return [c for c in ax.collections if c.get_gid() == gid]
+
+
+# ---------------------------------------------------------------- style and helpers
+
+def test_import_leaves_rcparams_alone():
+    before = dict(matplotlib.rcParams)
+    import importlib
+
+    importlib.reload(pl)
+    assert dict(matplotlib.rcParams) == before
+
+
+def test_style_is_scoped():
+    size = matplotlib.rcParams["figure.figsize"]
+    with pl.style():
+        assert tuple(matplotlib.rcParams["figure.figsize"]) == pl.STYLE["figure.figsize"]
+        assert not matplotlib.rcParams["axes.spines.top"]
+    assert matplotlib.rcParams["figure.figsize"] == size
+
+
+def test_condition_labels_and_edges():
+    S = binary_latents(3)
+    assert pl.condition_labels(S)[:3] == ["---", "--+", "-+-"]
+    edges = pl.hypercube_edges(S)
+    assert len(edges) == 3 * 2 ** 2
+    for m, n, k in edges:
+        diff = np.flatnonzero(S[m] != S[n])
+        assert list(diff) == [k]
+
+
+def test_project_3d_keeps_distances_of_a_3d_code():
+    S = binary_latents(3)
+    rng = np.random.default_rng(0)
+    Q, _ = np.linalg.qr(rng.standard_normal((10, 3)))
+    H = S @ Q.T + 5.0  # a rotated, shifted cube in 10 dims
+    C, explained = pl.project_3d(H, S)
+    assert explained == pytest.approx(1.0)
+    d_true = np.linalg.norm(H[:, None] - H[None], axis=-1)
+    d_proj = np.linalg.norm(C[:, None] - C[None], axis=-1)
+    np.testing.assert_allclose(d_proj, d_true, atol=1e-9)
+    # The viewpoint is turned onto the latents: the cube comes out axis-aligned.
+    np.testing.assert_allclose(np.abs(C), 1.0, atol=1e-9)
+
+
+def test_project_3d_of_one_hot_captures_three_of_seven_directions():
+    S = binary_latents(3)
+    _, explained = pl.project_3d(np.eye(8), S)
+    assert explained == pytest.approx(3 / 7)
+
+
+# ---------------------------------------------------------------- plot_geometry
+
+@pytest.mark.parametrize("D", [2, 3])
+def test_plot_geometry_points_and_edges(D):
+    S = binary_latents(D)
+    ax = pl.plot_geometry(S, S, title="factorized")
+    assert ax.name == "3d"
+    assert ax.get_title() == "factorized"
+    ax.figure.canvas.draw()  # 3-D segments are projected to 2-D at draw time
+    points = _by_gid(ax, "conditions")
+    assert sum(len(c.get_offsets()) for c in points) == 2 ** D
+    (edges,) = _by_gid(ax, "edges")
+    assert len(edges.get_segments()) == D * 2 ** (D - 1)
+    labels = [t.get_text() for t in ax.texts]
+    assert set(pl.condition_labels(S)) <= set(labels)
+
+
+def test_plot_geometry_factorized_edges_are_parallel():
+    S = binary_latents(3)
+    rng = np.random.default_rng(1)
+    H = S @ rng.standard_normal((3, 20))
+    ax = pl.plot_geometry(H, S)
+    ax.figure.canvas.draw()
+    (edges,) = _by_gid(ax, "edges")
+    segs = np.array(edges.get_segments())  # orthographic projection: parallel stays parallel
+    vecs = segs[:, 1] - segs[:, 0]
+    for m_n_k, v in zip(pl.hypercube_edges(S), vecs):
+        ref = vecs[[k for k, e in enumerate(pl.hypercube_edges(S)) if e[2] == m_n_k[2]][0]]
+        np.testing.assert_allclose(v, ref, atol=1e-6)
+
+
+def test_plot_geometry_into_given_axes_and_no_labels():
+    S = binary_latents(4)
+    fig = plt.figure()
+    ax = fig.add_subplot(projection="3d")
+    out = pl.plot_geometry(np.eye(16), S, ax=ax, legend=False)
+    assert out is ax
+    assert not any(t.get_text() in pl.condition_labels(S) for t in ax.texts)  # P > 8: no labels
+    assert ax.get_legend() is None
+
+
+def test_plot_geometry_errors():
+    S = binary_latents(2)
+    with pytest.raises(ValueError, match="one row per condition"):
+        pl.plot_geometry(np.eye(5), S)
+    with pytest.raises(ValueError, match="3-D Axes"):
+        pl.plot_geometry(S, S, ax=plt.subplots()[1])
+    with pytest.raises(ValueError, match="latent_names"):
+        pl.plot_geometry(S, S, latent_names=["a"])
+    with pytest.raises(ValueError, match=r"\+1 or -1"):
+        pl.plot_geometry(S, 2 * S)
+    with pytest.raises(ValueError, match="NaN"):
+        pl.plot_geometry(np.full((4, 2), np.nan), S)
+
+
+def test_plot_geometries_one_panel_per_code():
+    S = binary_latents(2)
+    fig = pl.plot_geometries({"a": S, "b": np.eye(4), "c": S + 1}, S)
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="at least one"):
+        pl.plot_geometries({}, S)
+
+
+# ---------------------------------------------------------------- plot_kernel
+
+def test_plot_kernel_heatmap_and_labels():
+    S = binary_latents(3)
+    K = S @ S.T
+    ax = pl.plot_kernel(K, S, title="K")
+    (im,) = ax.images
+    np.testing.assert_array_equal(im.get_array(), K)
+    lo, hi = im.get_clim()
+    assert lo == -hi == -3.0  # diverging scale centred at 0
+    assert [t.get_text() for t in ax.get_xticklabels()] == pl.condition_labels(S)
+    ax = pl.plot_kernel(np.eye(8), S, colorbar=False)
+    assert ax.images[0].get_clim() == (0.0, 1.0)
+
+
+def test_plot_kernel_errors():
+    S = binary_latents(2)
+    with pytest.raises(ValueError, match="4 columns"):
+        pl.plot_kernel(np.eye(4)[:, :3], S)
+    with pytest.raises(ValueError, match="4 rows"):
+        pl.plot_kernel(np.eye(3), S)
+
+
+# ---------------------------------------------------------------- plot_metrics
+
+def test_plot_metrics_flat_and_grouped():
+    ax = pl.plot_metrics({"PS": np.array([1.0, 0.8]), "CCGP": 0.5}, hline=0.5)
+    heights = [p.get_height() for p in ax.patches]
+    np.testing.assert_allclose(heights, [0.9, 0.5])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["PS", "CCGP"]
+    assert ax.get_ylim() == (0.0, 1.12)
+    ax = pl.plot_metrics({"fact": {"PS": 1.0, "SD": 0.6}, "conj": {"PS": 0.0, "SD": 1.0}})
+    assert len(ax.patches) == 4
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["fact", "conj"]
+
+
+def test_plot_metrics_errors():
+    with pytest.raises(ValueError, match="at least one"):
+        pl.plot_metrics({})
+    with pytest.raises(ValueError, match="not a mix"):
+        pl.plot_metrics({"a": {"PS": 1.0}, "b": 0.3})
+    with pytest.raises(ValueError, match="finite"):
+        pl.plot_metrics({"PS": np.nan})
+
+
+# ---------------------------------------------------------------- plot_history
+
+def test_plot_history_curves_bands_and_reference():
+    T = 50
+    runs = np.exp(-np.arange(T) / 10)[:, None] * np.array([1.0, 2.0])
+    hist = {"step": np.arange(T) * 10, "J": runs, "PS": np.linspace(0, 1, T)}
+    ax = pl.plot_history(hist, reference={"J*": 0.1}, logy=True)
+    lines = ax.lines
+    assert [ln.get_label() for ln in lines] == ["J", "PS", "J*"]
+    np.testing.assert_allclose(lines[0].get_xdata(), np.arange(T) * 10)
+    np.testing.assert_allclose(lines[0].get_ydata(), runs.mean(axis=1))
+    assert len(ax.collections) == 1  # one band, for the key with two runs
+    assert ax.get_yscale() == "log"
+
+
+def test_plot_history_array_and_dataframe():
+    import pandas as pd
+
+    ax = pl.plot_history(np.linspace(1, 0, 10))
+    assert ax.lines[0].get_label() == "objective"
+    ax = pl.plot_history(pd.DataFrame({"step": [0, 1, 2], "loss": [3.0, 2.0, 1.0]}), keys=["loss"])
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [0, 1, 2])
+
+
+def test_plot_history_errors():
+    with pytest.raises(ValueError, match="non-empty"):
+        pl.plot_history({})
+    with pytest.raises(ValueError, match="not in history"):
+        pl.plot_history({"a": [1, 2]}, keys=["b"])
+    with pytest.raises(ValueError, match="only 'step'"):
+        pl.plot_history({"step": [1, 2]})
+    with pytest.raises(ValueError, match="steps has shape"):
+        pl.plot_history({"a": [1.0, 2.0]}, steps=[0, 1, 2])
+    with pytest.raises(ValueError, match="band"):
+        pl.plot_history({"a": [1.0, 2.0]}, band="iqr")
+    with pytest.raises(ValueError, match=r"\(T,\) or \(T, runs\)"):
+        pl.plot_history({"a": np.zeros((2, 2, 2))})
+
+
+# ---------------------------------------------------------------- widgets
+
+def test_morph_code_kernel_is_the_convex_combination():
+    from abstractnb.widgets import morph_code
+
+    S = binary_latents(3)
+    P, D = S.shape
+    J = np.eye(P) - 1 / P
+
+    def centred_kernel(H):
+        return J @ H @ H.T @ J
+
+    Kf, Kc = centred_kernel(S), centred_kernel(np.eye(P))
+    for a in (0.0, 0.3, 1.0):
+        H = morph_code(S, a)
+        assert H.shape == (P, D + P)
+        Ka = centred_kernel(H)
+        assert np.trace(Ka) == pytest.approx(D * P)
+        np.testing.assert_allclose(Ka, (1 - a) * Kf + a * Kc * D * P / (P - 1), atol=1e-12)
+    with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\]"):
+        morph_code(S, 1.5)
+
+
+def test_morph_metrics_endpoints():
+    from abstractnb.widgets import morph_metrics
+
+    S = binary_latents(2)
+    f = morph_metrics(S, 0.0, n_samples=10)
+    c = morph_metrics(S, 1.0, n_samples=10)
+    assert f["PS"] == pytest.approx(1.0)
+    assert c["PS"] == pytest.approx(0.0, abs=1e-9)
+    assert f["interaction"] == pytest.approx(0.0, abs=1e-9)
+    assert c["interaction"] == pytest.approx((4 - 1 - 2) / (4 - 1))
+    assert f["CCGP"] > 0.95 > c["CCGP"]
+
+
+def test_morph_figure_panels():
+    from abstractnb.widgets import morph_figure
+
+    S = binary_latents(2)
+    fig = morph_figure(S, alphas=(0.0, 1.0), n_grid=3, n_samples=5)
+    axes = fig.axes
+    assert [ax.name for ax in axes] == ["3d", "3d", "rectilinear"]
+    curves = axes[2].get_lines()
+    assert len([ln for ln in curves if len(ln.get_xdata()) == 3]) == 4  # one curve per metric
+    with pytest.raises(ValueError, match="alpha"):
+        morph_figure(S, alphas=(-0.1,))
+
+
+def test_morph_explorer_builds_and_updates():
+    ipywidgets = pytest.importorskip("ipywidgets")
+    from abstractnb.widgets import METRIC_NAMES, morph_explorer
+
+    S = binary_latents(2)
+    ex = morph_explorer(S, alpha=0.0, n_samples=5)
+    assert isinstance(ex, ipywidgets.VBox)
+    assert ex.image.value[:8] == b"\x89PNG\r\n\x1a\n"  # the default picture is there on creation
+    before, png_before, html_before = dict(ex.values), ex.image.value, ex.table.value
+    assert set(before) == set(METRIC_NAMES)
+    assert before["PS"] == pytest.approx(1.0)
+    ex.slider.value = 1.0  # what a reader does; the observer redraws
+    after = ex.values
+    assert after["PS"] == pytest.approx(0.0, abs=1e-9)
+    assert after["interaction"] > before["interaction"]
+    assert ex.image.value != png_before
+    assert ex.table.value != html_before and "1.00" in ex.table.value
+    assert plt.get_fignums() == []  # the explorer leaves no pyplot figure open
+
+
+def test_morph_explorer_errors():
+    from abstractnb.widgets import morph_explorer
+
+    S = binary_latents(2)
+    with pytest.raises(ValueError, match="alpha"):
+        morph_explorer(S, alpha=2.0)
+    with pytest.raises(ValueError, match="step"):
+        morph_explorer(S, step=0.0)
+    with pytest.raises(ValueError, match="noise"):
+        morph_explorer(S, noise=-1.0)
