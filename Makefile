@@ -14,6 +14,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# Small dense problems: one BLAS/torch thread avoids the thread contention that slows
+# them down many times over on a 2-core machine.
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
 # Package tests and every notebook under nbval (checks inside the notebooks, and the
 # outputs of cells marked NBVAL_CHECK_OUTPUT compared with the stored ones).
 test: $(STAMP)

@@ -1,0 +1,662 @@
+r"""Training networks on the objective :math:`J`, and sweeping over settings.
+
+The network and the objective are those of :mod:`abstractnb.objective` (this module
+calls it; it never re-implements it). With :math:`\tilde H = [H, \mathbf 1]` when
+``bias=True`` (a bias is a weight on a constant input, so weight decay applies to it)
+and :math:`\tilde H = H` otherwise:
+
+*Standard* parametrisation, :math:`L` hidden layers,
+
+.. math::
+
+    f(x) = A^\top \phi\big(W_L\, \widetilde{\phi(\cdots \phi(W_1 \tilde x))}\big),\qquad
+    J = \frac1P\|F - Y\|_F^2 + \lambda\Big(\sum_{l=1}^L \|W_l\|_F^2 + \|A\|_F^2\Big).
+
+*Mean-field* parametrisation, one hidden layer of width :math:`N`,
+
+.. math::
+
+    f(x) = \frac1N \sum_{i=1}^N a_i\, \phi(w_i\cdot \tilde x),\qquad
+    J = \frac1P\|F - Y\|_F^2 + \frac{\lambda}{N}\sum_{i=1}^N \big(\|w_i\|^2 + \|a_i\|^2\big).
+
+:func:`train` minimises :math:`J` full batch in float64: Adam, then an L-BFGS polish
+with a strong-Wolfe line search. :func:`sweep` runs any function over a grid of
+settings (and seeds) with joblib, locally or on a Dask cluster, and returns a tidy
+:class:`pandas.DataFrame`.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from itertools import product
+from numbers import Number
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from . import objective as _obj
+from ._validate import as_matrix, nonnegative, positive, positive_int
+from .activations import get_activation
+
+__all__ = ["Network", "TrainResult", "TrainingDivergedError", "train", "sweep"]
+
+DTYPE = torch.float64
+# The cosine schedule ends at this fraction of lr: small enough to settle into the kinks of
+# ReLU minima (where L-BFGS stalls), large enough not to waste the last steps.
+_COSINE_FLOOR = 1e-3
+SCHEDULES = ("cosine", "constant")
+BACKENDS = ("loky", "threading", "multiprocessing", "sequential", "dask")
+
+
+class TrainingDivergedError(ValueError):
+    """The objective (or a weight) became NaN or inf during training."""
+
+
+def _as_device(device) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:0', ... or a torch.device; got {device!r}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
+    return dev
+
+
+def _as_tensor(A, like: torch.Tensor) -> torch.Tensor:
+    if isinstance(A, torch.Tensor):
+        return A.to(dtype=DTYPE, device=like.device)
+    return torch.as_tensor(np.asarray(A, dtype=float), dtype=DTYPE, device=like.device)
+
+
+class Network(torch.nn.Module):
+    r"""Fully connected network of :mod:`abstractnb.objective`:
+    :math:`H_l = \phi(\tilde H_{l-1} W_l^\top)`, :math:`F = c\, H_L A`
+    (:math:`c = 1` standard, :math:`c = 1/N` mean-field).
+
+    Parameters
+    ----------
+    weights : sequence of arrays or tensors
+        ``weights[l]`` has shape (N_{l+1}, N_l + bias), with N_0 = d the input dimension;
+        with ``bias=True`` its last column multiplies the constant input.
+    readout : array or tensor, shape (N_L, K)
+        The readout :math:`A` (a 1-D array is one output column).
+    activation : str or callable
+        ``relu``, ``tanh``, ``relu2``, ``linear`` or an elementwise torch callable
+        (see :func:`abstractnb.activations.get_activation`).
+    bias : bool
+    parametrization : {"standard", "mean_field"}
+
+    Attributes
+    ----------
+    weights : torch.nn.ParameterList of float64 parameters
+    readout : torch.nn.Parameter, float64
+    activation, bias, parametrization : as given
+    d, K : input and output dimension
+    widths : list of hidden widths N_1, ..., N_L
+    width : N_L, the width of the last hidden layer
+    depth : L, the number of hidden layers
+    """
+
+    def __init__(self, weights: Sequence[np.ndarray | torch.Tensor], readout, *, activation="relu",
+                 bias: bool = True, parametrization: str = "standard"):
+        super().__init__()
+        _obj.check_parametrization(parametrization)
+        get_activation(activation)  # fail early on an unknown name
+        if len(weights) == 0:
+            raise ValueError("weights must hold at least one hidden layer; got an empty list")
+        if parametrization == "mean_field" and len(weights) != 1:
+            raise ValueError("the mean-field parametrisation is defined for one hidden layer only; "
+                             f"got {len(weights)} layers")
+        bias = bool(bias)
+        Ws = [_to_param_array(W, f"weights[{l}]") for l, W in enumerate(weights)]
+        A = _to_param_array(readout, "readout")
+        if A.ndim == 1:
+            A = A[:, None]
+        fan_in = Ws[0].shape[1] - int(bias)
+        if fan_in < 1:
+            raise ValueError(f"weights[0] must have at least {1 + int(bias)} columns (inputs"
+                             f"{' + constant' if bias else ''}); got shape {tuple(Ws[0].shape)}")
+        for l in range(1, len(Ws)):
+            need = Ws[l - 1].shape[0] + int(bias)
+            if Ws[l].shape[1] != need:
+                raise ValueError(f"weights[{l}] must have {need} columns (width of layer {l}"
+                                 f"{' + constant' if bias else ''}); got shape {tuple(Ws[l].shape)}")
+        if A.shape[0] != Ws[-1].shape[0]:
+            raise ValueError(f"readout must have {Ws[-1].shape[0]} rows (width of the last hidden layer); "
+                             f"got shape {tuple(A.shape)}")
+        self.weights = torch.nn.ParameterList([torch.nn.Parameter(W) for W in Ws])
+        self.readout = torch.nn.Parameter(A)
+        self.activation = activation
+        self.bias = bias
+        self.parametrization = parametrization
+
+    # -- architecture -------------------------------------------------------------
+    @property
+    def d(self) -> int:
+        return self.weights[0].shape[1] - int(self.bias)
+
+    @property
+    def K(self) -> int:
+        return self.readout.shape[1]
+
+    @property
+    def widths(self) -> list[int]:
+        return [W.shape[0] for W in self.weights]
+
+    @property
+    def width(self) -> int:
+        return self.weights[-1].shape[0]
+
+    @property
+    def depth(self) -> int:
+        return len(self.weights)
+
+    @classmethod
+    def init(cls, d: int, K: int, *, width: int, depth: int = 1, activation="relu", bias: bool = True,
+             parametrization: str = "standard", seed: int = 0, scale: float = 1.0) -> "Network":
+        r"""Random Gaussian initialisation, reproducible from ``seed`` (a private
+        :class:`torch.Generator`; the global torch seed is left alone).
+
+        Standard: :math:`(W_l)_{ij} \sim \mathcal N(0, s^2/\text{fan-in})` (fan-in counts the
+        constant input) and :math:`A_{ij} \sim \mathcal N(0, s^2/N_L)`. Mean-field: the
+        per-neuron parameters are O(1), :math:`(w_i)_j \sim \mathcal N(0, s^2/\text{fan-in})`,
+        :math:`a_{ik} \sim \mathcal N(0, s^2)`. Here :math:`s` = ``scale``.
+        """
+        d = positive_int(d, "d")
+        K = positive_int(K, "K")
+        width = positive_int(width, "width")
+        depth = positive_int(depth, "depth")
+        scale = positive(scale, "scale")
+        seed = positive_int(seed, "seed", minimum=0)
+        _obj.check_parametrization(parametrization)
+        if parametrization == "mean_field" and depth != 1:
+            raise ValueError(f"the mean-field parametrisation needs depth=1; got depth={depth}")
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        weights, n_in = [], d
+        for _ in range(depth):
+            fan_in = n_in + int(bias)
+            weights.append(torch.randn(width, fan_in, generator=gen, dtype=DTYPE) * (scale / math.sqrt(fan_in)))
+            n_in = width
+        a_std = scale if parametrization == "mean_field" else scale / math.sqrt(width)
+        readout = torch.randn(width, K, generator=gen, dtype=DTYPE) * a_std
+        return cls(weights, readout, activation=activation, bias=bias, parametrization=parametrization)
+
+    # -- evaluation -----------------------------------------------------------------
+    def _X(self, X) -> torch.Tensor:
+        return _as_tensor(X, self.readout)
+
+    def forward(self, X) -> torch.Tensor:
+        """Outputs F, shape (P, K), as a float64 tensor (``X`` may be an array)."""
+        F, _ = _obj.forward(self._X(X), list(self.weights), self.readout, activation=self.activation,
+                            bias=self.bias, parametrization=self.parametrization)
+        return F
+
+    def hidden(self, X) -> list[np.ndarray]:
+        """Hidden representations, one (P, N_l) float64 array per layer (last = last hidden layer)."""
+        with torch.no_grad():
+            _, H = _obj.forward(self._X(X), list(self.weights), self.readout, activation=self.activation,
+                                bias=self.bias, parametrization=self.parametrization)
+        return [h.detach().cpu().numpy().copy() for h in H]
+
+    def params(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """Copies of (weights, readout) as float64 numpy arrays."""
+        return ([W.detach().cpu().numpy().copy() for W in self.weights],
+                self.readout.detach().cpu().numpy().copy())
+
+    def objective(self, X, Y, *, reg: float) -> float:
+        """:math:`J` of the current weights, float64, via :func:`abstractnb.objective.objective`."""
+        W, A = self.params()
+        X = as_matrix(X, "X", cols=self.d)
+        Y = as_matrix(Y, "Y", rows=X.shape[0], cols=self.K)
+        return _obj.objective(X, Y, W, A, reg=nonnegative(reg, "reg"), activation=self.activation,
+                              bias=self.bias, parametrization=self.parametrization)
+
+    def extra_repr(self) -> str:
+        name = self.activation if isinstance(self.activation, str) else get_activation(self.activation).name
+        return (f"d={self.d}, widths={self.widths}, K={self.K}, activation={name}, bias={self.bias}, "
+                f"parametrization={self.parametrization}")
+
+
+def _to_param_array(W, name: str) -> torch.Tensor:
+    if isinstance(W, torch.Tensor):
+        W = W.detach().to(dtype=DTYPE).clone()
+    else:
+        W = torch.as_tensor(np.array(W, dtype=float), dtype=DTYPE)
+    if W.ndim not in (1, 2) or (W.ndim == 1 and name != "readout") or W.numel() == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D array; got shape {tuple(W.shape)}")
+    if not torch.isfinite(W).all():
+        raise ValueError(f"{name} contains NaN or inf entries")
+    return W
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Outcome of :func:`train`.
+
+    Attributes
+    ----------
+    objective : float
+        :math:`J` of the final weights in float64, via :func:`abstractnb.objective.objective`.
+    hidden : list of (P, N_l) arrays
+        Hidden representations of the final network; ``hidden[-1]`` is the last hidden layer.
+    history : (n_adam + n_lbfgs,) array
+        :math:`J` after each step, Adam steps first, then L-BFGS iterations.
+    params : (weights, readout)
+        Final weights as float64 arrays (shapes as in :class:`Network`).
+    network : Network
+        The trained torch module.
+    outputs : (P, K) array
+        Outputs F of the final network.
+    initial_objective : float
+        :math:`J` at initialisation.
+    n_adam, n_lbfgs : int
+        Adam steps and L-BFGS iterations actually taken (the polish stops when converged).
+    grad_norm : float
+        Largest absolute entry of :math:`\\nabla J` at the final weights.
+    snapshot_steps : (n_snap,) int array
+        Steps at which the last hidden layer was recorded (0 = initialisation); empty
+        unless ``snapshot_every`` was given.
+    snapshots : (n_snap, P, N_L) array
+        The last hidden layer at those steps.
+    seed : int
+    settings : dict
+        The keyword settings of the call.
+    wall_time : float
+        Seconds spent in the optimisation.
+    """
+
+    objective: float
+    hidden: list
+    history: np.ndarray
+    params: tuple
+    network: Network
+    outputs: np.ndarray
+    initial_objective: float
+    n_adam: int
+    n_lbfgs: int
+    grad_norm: float
+    snapshot_steps: np.ndarray
+    snapshots: np.ndarray
+    seed: int
+    settings: dict = field(default_factory=dict)
+    wall_time: float = 0.0
+
+    @property
+    def steps(self) -> int:
+        """Total number of optimisation steps taken (Adam + L-BFGS)."""
+        return self.n_adam + self.n_lbfgs
+
+
+def _diverged(what: str, value: float, phase: str, step: int, total: int, hint: str) -> TrainingDivergedError:
+    return TrainingDivergedError(
+        f"training diverged: {what} is not finite ({value}) at {phase} step {step} of {total}; {hint}")
+
+
+def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = True, reg: float,
+          parametrization: str = "standard", steps: int, seed: int, device="cpu", progress: bool = True,
+          lr: float = 3e-2, lbfgs_steps: int = 1000, tol: float = 1e-15, init_scale: float = 1.0,
+          snapshot_every: int | None = None, init: Network | None = None, schedule: str = "cosine") -> TrainResult:
+    r"""Minimise :math:`J` (see the module docstring) full batch, in float64.
+
+    ``steps`` Adam steps with learning rate ``lr`` (cosine-decayed by default), then at
+    most ``lbfgs_steps`` L-BFGS iterations (:class:`torch.optim.LBFGS`, strong-Wolfe line
+    search) that polish the Adam point towards the nearby stationary point. Deterministic
+    for a given ``seed`` on CPU.
+
+    ReLU minima often sit on kinks (units whose preactivation is exactly 0 on some
+    conditions, e.g. :math:`\mathrm{relu}(s_k + 1)`), where :math:`J` is not differentiable
+    and L-BFGS stalls; there the decayed Adam phase does most of the work. For the
+    latent-target problems of the book (P <= 16, width 64, reg 1e-2), ~1000 Adam steps reach
+    a relative gap of ~1e-4 and ~3000-5000 steps ~1e-6 (see ``benchmarks/bench_training.py``).
+
+    Parameters
+    ----------
+    X : (P, d) array
+        Inputs, one row per condition.
+    Y : (P, K) array
+        Targets (a 1-D array is one output).
+    width : int
+        Width N of every hidden layer.
+    depth : int
+        Number of hidden layers L (1 for the mean-field parametrisation).
+    activation : str or callable
+        ``relu``, ``tanh``, ``relu2``, ``linear`` or an elementwise torch callable.
+    bias : bool
+        Append a constant-1 input to every layer (its weights are decayed like the others).
+    reg : float
+        Weight decay :math:`\lambda \ge 0`.
+    parametrization : {"standard", "mean_field"}
+    steps : int
+        Number of Adam steps (>= 1).
+    seed : int
+        Seed of the initialisation (a private generator; no global seeding).
+    device : str or torch.device
+        ``"cpu"`` (default) or a CUDA device.
+    progress : bool
+        Show a tqdm progress bar.
+    lr : float
+        Adam learning rate (the peak of the schedule).
+    schedule : {"cosine", "constant"}
+        ``"cosine"`` decays the learning rate from ``lr`` to ``1e-3 * lr`` over the Adam steps
+        (much better final accuracy at kinks); ``"constant"`` keeps it.
+    lbfgs_steps : int
+        Most L-BFGS iterations of the polish; 0 skips the polish.
+    tol : float
+        The polish stops once :math:`J` decreased by less than ``tol`` times :math:`|J|` for
+        three iterations in a row (or the gradient vanished to 1e-12).
+    init_scale : float
+        Scale of the random initialisation (see :meth:`Network.init`).
+    snapshot_every : int, optional
+        Record the last hidden layer at step 0 and every ``snapshot_every`` steps (Adam and
+        L-BFGS steps counted together), and at the end.
+    init : Network, optional
+        Start from (a copy of) this network instead of a random one (``seed`` is then only
+        recorded); its d, K, width, depth, bias and parametrisation must match the
+        arguments, and it is trained with ``activation``.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ValueError
+        On bad arguments.
+    TrainingDivergedError (a ValueError)
+        When the objective or a weight becomes NaN or inf; the message names the step.
+    """
+    X = as_matrix(X, "X")
+    P, d = X.shape
+    Y = as_matrix(Y, "Y")
+    if Y.shape[0] != P:
+        raise ValueError(f"X and Y must have the same number of rows P (one per condition); "
+                         f"got {P} rows in X and {Y.shape[0]} in Y")
+    K = Y.shape[1]
+    width = positive_int(width, "width")
+    depth = positive_int(depth, "depth")
+    reg = nonnegative(reg, "reg")
+    steps = positive_int(steps, "steps")
+    seed = positive_int(seed, "seed", minimum=0)
+    lr = positive(lr, "lr")
+    lbfgs_steps = positive_int(lbfgs_steps, "lbfgs_steps", minimum=0)
+    tol = nonnegative(tol, "tol")
+    init_scale = positive(init_scale, "init_scale")
+    if snapshot_every is not None:
+        snapshot_every = positive_int(snapshot_every, "snapshot_every")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; choose one of {SCHEDULES}")
+    _obj.check_parametrization(parametrization)
+    get_activation(activation)
+    if parametrization == "mean_field" and depth != 1:
+        raise ValueError(f"the mean-field parametrisation needs depth=1; got depth={depth}")
+    dev = _as_device(device)
+    settings = dict(width=width, depth=depth, activation=activation, bias=bool(bias), reg=reg,
+                    parametrization=parametrization, steps=steps, lr=lr, lbfgs_steps=lbfgs_steps,
+                    tol=tol, init_scale=init_scale, schedule=schedule, device=str(dev))
+
+    if init is None:
+        net = Network.init(d, K, width=width, depth=depth, activation=activation, bias=bias,
+                           parametrization=parametrization, seed=seed, scale=init_scale)
+    else:
+        if not isinstance(init, Network):
+            raise ValueError(f"init must be a Network; got {type(init).__name__}")
+        want = dict(d=d, K=K, width=width, depth=depth, bias=bool(bias), parametrization=parametrization)
+        have = dict(d=init.d, K=init.K, width=init.width, depth=init.depth, bias=init.bias,
+                    parametrization=init.parametrization)
+        if want != have or init.widths != [width] * depth:
+            raise ValueError(f"init does not match the requested architecture: expected {want}, got {have}")
+        net = copy.deepcopy(init).cpu()
+        net.activation = activation
+    net = net.to(dev)
+    Xt = torch.as_tensor(X, dtype=DTYPE, device=dev)
+    Yt = torch.as_tensor(Y, dtype=DTYPE, device=dev)
+    params = list(net.parameters())
+
+    def J():
+        return _obj.objective(Xt, Yt, list(net.weights), net.readout, reg=reg, activation=activation,
+                              bias=net.bias, parametrization=parametrization)
+
+    snap_steps, snaps = [], []
+
+    def snapshot(step: int):
+        if snapshot_every is not None and (not snap_steps or snap_steps[-1] != step):
+            snap_steps.append(step)
+            snaps.append(net.hidden(Xt)[-1])
+
+    from tqdm.auto import tqdm
+
+    total = steps + lbfgs_steps
+    bar = tqdm(total=total, desc="train", disable=not progress, leave=False)
+    trace: list[float] = []
+    t0 = time.perf_counter()
+    try:
+        # -- Adam -------------------------------------------------------------------
+        snapshot(0)
+        opt = torch.optim.Adam(params, lr=lr)
+        sched = None
+        if schedule == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr * _COSINE_FLOOR)
+        hint = "try a smaller lr or init_scale"
+        for k in range(steps):
+            opt.zero_grad(set_to_none=False)
+            loss = J()
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise _diverged("the objective", value, "Adam", k, steps, hint)
+            trace.append(value)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            if not all(torch.isfinite(p).all() for p in params):
+                raise _diverged("a weight", float("nan"), "Adam", k + 1, steps, hint)
+            if snapshot_every is not None and (k + 1) % snapshot_every == 0:
+                snapshot(k + 1)
+            if progress and k % 50 == 0:
+                bar.set_postfix(J=f"{value:.6g}", refresh=False)
+            bar.update(1)
+        with torch.no_grad():
+            value = float(J())
+        if not math.isfinite(value):
+            raise _diverged("the objective", value, "Adam", steps, steps, hint)
+        trace.append(value)
+
+        # -- L-BFGS polish ---------------------------------------------------------------
+        n_lbfgs = 0
+        if lbfgs_steps > 0:
+            hint = "try more Adam steps, a smaller lr, or lbfgs_steps=0"
+            # One iteration per call so that J is recorded after each; the optimiser keeps its
+            # curvature memory between calls. max_eval must leave room for the line search.
+            lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=1, max_eval=40, history_size=100,
+                                      tolerance_grad=1e-12, tolerance_change=0.0,
+                                      line_search_fn="strong_wolfe")
+            state = lbfgs.state[params[0]]
+
+            def closure():
+                lbfgs.zero_grad(set_to_none=False)
+                loss = J()
+                loss.backward()
+                return loss
+
+            stalled = 0
+            for k in range(lbfgs_steps):
+                before = state.get("n_iter", 0)
+                best = [p.detach().clone() for p in params]
+                lbfgs.step(closure)
+                if state.get("n_iter", 0) == before:
+                    break  # gradient below tolerance: converged, nothing was done
+                with torch.no_grad():
+                    value = float(J())
+                if not math.isfinite(value) or not all(torch.isfinite(p).all() for p in params):
+                    with torch.no_grad():
+                        for p, b in zip(params, best):
+                            p.copy_(b)
+                    raise _diverged("the objective", value, "L-BFGS", k + 1, lbfgs_steps, hint)
+                n_lbfgs += 1
+                decrease = trace[-1] - value
+                trace.append(value)
+                bar.update(1)
+                if snapshot_every is not None and (steps + n_lbfgs) % snapshot_every == 0:
+                    snapshot(steps + n_lbfgs)
+                stalled = stalled + 1 if decrease <= tol * abs(value) else 0
+                if stalled >= 3:
+                    break
+        snapshot(steps + n_lbfgs)
+    finally:
+        bar.close()
+    wall = time.perf_counter() - t0
+
+    net.zero_grad(set_to_none=False)
+    loss = J()
+    loss.backward()
+    grad_norm = max(float(p.grad.abs().max()) for p in params)
+    net.zero_grad(set_to_none=True)
+    net.activation = activation
+
+    weights, readout = net.params()
+    J_final = _obj.objective(X, Y, weights, readout, reg=reg, activation=activation, bias=net.bias,
+                             parametrization=parametrization)
+    F, hidden = _obj.forward(X, weights, readout, activation=activation, bias=net.bias,
+                             parametrization=parametrization)
+    n_snap_cols = width
+    return TrainResult(
+        objective=float(J_final),
+        hidden=[np.asarray(h, dtype=float) for h in hidden],
+        history=np.asarray(trace[1:], dtype=float),
+        params=(weights, readout),
+        network=net,
+        outputs=np.asarray(F, dtype=float),
+        initial_objective=trace[0],
+        n_adam=steps,
+        n_lbfgs=n_lbfgs,
+        grad_norm=grad_norm,
+        snapshot_steps=np.asarray(snap_steps, dtype=int),
+        snapshots=np.asarray(snaps, dtype=float).reshape(len(snaps), P, n_snap_cols),
+        seed=seed,
+        settings=settings,
+        wall_time=wall,
+    )
+
+
+# -- sweeps ---------------------------------------------------------------------------
+
+def _grid_settings(grid: Mapping[str, Any], seeds) -> tuple[list[str], list[dict]]:
+    if not isinstance(grid, Mapping):
+        raise ValueError(f"grid must be a dict mapping a keyword of fn to its values; got {type(grid).__name__}")
+    axes: dict[str, list] = {}
+    for name, values in grid.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"grid keys must be keyword names of fn; got {name!r}")
+        if isinstance(values, (list, tuple, range, np.ndarray)):
+            values = list(values)
+        else:
+            values = [values]  # a single setting, e.g. reg=1e-2
+        if not values:
+            raise ValueError(f"grid[{name!r}] is empty; give at least one value")
+        axes[name] = values
+    if seeds is not None:
+        if "seed" in axes:
+            raise ValueError("give the seeds either as grid['seed'] or as seeds=, not both")
+        seeds = [seeds] if isinstance(seeds, (int, np.integer)) else list(seeds)
+        if not seeds:
+            raise ValueError("seeds is empty; give at least one seed or None")
+        axes["seed"] = [positive_int(s, "seed", minimum=0) for s in seeds]
+    names = list(axes)
+    return names, [dict(zip(names, combo)) for combo in product(*axes.values())]
+
+
+def _as_row(result, settings: dict) -> dict:
+    if isinstance(result, Mapping):
+        row = dict(result)
+        clash = sorted(set(row) & set(settings))
+        if clash:
+            raise ValueError(f"fn returned keys {clash} that are also settings of the sweep; rename them")
+        return row
+    if result is None or isinstance(result, (Number, str, bool, np.generic)):
+        return {"result": result}
+    raise ValueError(f"fn must return a dict (or a scalar); got {type(result).__name__} for settings {settings}")
+
+
+def _call(fn: Callable, settings: dict):
+    return fn(**settings)
+
+
+def sweep(fn: Callable[..., Any], grid: Mapping[str, Any], n_jobs: int = 1, backend: str = "loky",
+          seeds: Sequence[int] | None = None, progress: bool = True):
+    """Run ``fn(**settings)`` for every combination of the values in ``grid`` (and ``seeds``).
+
+    Parameters
+    ----------
+    fn : callable
+        Called with keyword arguments, one per grid key (plus ``seed=`` when ``seeds`` is
+        given); returns a dict of results (or a scalar, stored as column ``result``).
+        With process or Dask backends ``fn`` must be picklable (cloudpickle handles
+        lambdas and local functions).
+    grid : dict
+        Keyword name -> list of values; a non-list value is a single setting. The runs are
+        the Cartesian product, in order, with the last key (then ``seed``) varying fastest.
+    n_jobs : int
+        Parallel jobs for joblib (-1 = all cores). With ``backend="dask"`` the cluster's
+        workers are used and ``n_jobs=1`` is read as -1 (all of them).
+    backend : {"loky", "threading", "multiprocessing", "sequential", "dask"}
+        ``"dask"`` runs the same sweep on a Dask cluster through joblib's Dask backend; it
+        needs a :class:`dask.distributed.Client` connected in this process first, e.g.
+        ``from dask.distributed import Client; client = Client("scheduler-address:8786")``
+        (or ``Client(LocalCluster())``).
+    seeds : sequence of int, optional
+        Extra axis passed to ``fn`` as ``seed=``.
+    progress : bool
+        Show a tqdm progress bar over runs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run: the setting columns, then the result columns.
+    """
+    import joblib
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    if not callable(fn):
+        raise ValueError(f"fn must be callable; got {type(fn).__name__}")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be a non-zero integer (-1 = all cores); got {n_jobs!r}")
+    n_jobs = int(n_jobs)
+    names, runs = _grid_settings(grid, seeds)
+
+    tasks = (joblib.delayed(_call)(fn, s) for s in runs)
+    bar = tqdm(total=len(runs), desc="sweep", disable=not progress, leave=False)
+    results = []
+    try:
+        if backend == "dask":
+            try:
+                from distributed import get_client
+            except ImportError as err:
+                raise ValueError("backend='dask' needs dask.distributed: pip install 'dask[distributed]'") from err
+            try:
+                get_client()
+            except ValueError as err:
+                raise ValueError("backend='dask' needs a dask.distributed Client in this process; create one "
+                                 "first, e.g. `from dask.distributed import Client; client = Client()`") from err
+            with joblib.parallel_config(backend="dask"):
+                parallel = joblib.Parallel(n_jobs=-1 if n_jobs == 1 else n_jobs, return_as="generator")
+                for r in parallel(tasks):
+                    results.append(r)
+                    bar.update(1)
+        else:
+            parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
+            for r in parallel(tasks):
+                results.append(r)
+                bar.update(1)
+    finally:
+        bar.close()
+
+    rows = []
+    for s, r in zip(runs, results):
+        rows.append({**s, **_as_row(r, s)})
+    return pd.DataFrame(rows)
