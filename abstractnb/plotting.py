@@ -5,6 +5,7 @@ r"""Figures: one style and the pictures every chapter reuses.
   latent. A factorized code shows up as a parallelogram / parallelepiped (edges of one
   colour are parallel), a conjunctive (one-hot) code as a regular simplex.
 * :func:`plot_kernel` — a heatmap of a :math:`P\times P` kernel with condition labels.
+* :func:`plot_atoms` — a heatmap of the responses of a few units (atoms) over the conditions.
 * :func:`plot_metrics` — bars of metric values (one or several representations).
 * :func:`plot_history` — curves over training steps.
 
@@ -262,6 +263,75 @@ def plot_kernel(K, S, ax=None, title: str | None = None, *, colorbar: bool = Tru
         ax.tick_params(length=0)
         if colorbar:
             ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        if title:
+            ax.set_title(title)
+    return ax
+
+
+def plot_atoms(features, S, masses=None, ax=None, title: str | None = None, *,
+               atom_labels: Sequence[str] | None = None, colorbar: bool = True, cmap: str | None = None):
+    r"""Heatmap of the responses of a few hidden units (e.g. the atoms of an optimal measure).
+
+    Row :math:`j` is the response :math:`h_j \in \mathbb R^P` of unit :math:`j` in the
+    :math:`P` conditions (for an atom of :class:`abstractnb.meanfield.Solution`, the
+    activation of its preactivations ``atoms[j]``); the columns carry the condition labels
+    (``"+-+"``). Nonnegative responses get a sequential colour scale from 0, responses of
+    both signs a diverging one centred at 0.
+
+    Parameters
+    ----------
+    features : (n, P) array
+        One row per unit.
+    S : (P, D) array of +-1
+        Latents of the conditions.
+    masses : (n,) array, optional
+        Written at the right end of each row (:math:`m_j`), e.g. the masses of the atoms.
+    ax : Axes, optional
+    title : str, optional
+    atom_labels : sequence of n str, optional
+        Row labels (default ``"atom 1"``, ...).
+    colorbar : bool
+    cmap : str, optional
+
+    Returns
+    -------
+    ax : the Axes; the image is ``ax.images[0]``, the mass labels are ``ax.texts``.
+    """
+    S = as_latents(S)
+    P = S.shape[0]
+    Hf = as_matrix(np.atleast_2d(np.asarray(features, dtype=float)), "features", cols=P)
+    n = Hf.shape[0]
+    labels = [f"atom {j + 1}" for j in range(n)] if atom_labels is None else list(atom_labels)
+    if len(labels) != n:
+        raise ValueError(f"atom_labels must name all {n} units; got {len(labels)}")
+    if masses is not None:
+        masses = np.asarray(masses, dtype=float).ravel()
+        if masses.shape != (n,) or not np.all(np.isfinite(masses)):
+            raise ValueError(f"masses must be {n} finite numbers (one per row of features); got shape "
+                             f"{masses.shape}")
+    with style():
+        if ax is None:
+            _, ax = plt.subplots(figsize=(0.42 * P + 2.4, 0.32 * n + 1.2))
+        if Hf.min() < 0 < Hf.max():
+            vmax = np.abs(Hf).max()
+            im = ax.imshow(Hf, cmap=cmap or "RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
+        else:
+            im = ax.imshow(Hf, cmap=cmap or "Greys", vmin=min(0.0, Hf.min()), vmax=max(Hf.max(), 1e-300),
+                           aspect="auto")
+        ax.set_xticks(range(P), condition_labels(S), rotation=90 if P > 8 else 0, family="monospace",
+                      fontsize=8)
+        ax.set_yticks(range(n), labels, fontsize=8)
+        for side in ("top", "right", "bottom", "left"):
+            ax.spines[side].set_visible(False)
+        ax.tick_params(length=0)
+        if masses is not None:
+            for j, m in enumerate(masses):
+                ax.text(P - 0.3, j, f"  m = {m:.3g}", va="center", ha="left", fontsize=8)
+        if colorbar:
+            # With mass labels to the right, the colour bar goes below.
+            kw = dict(orientation="horizontal", fraction=0.08, pad=0.18) if masses is not None else \
+                dict(fraction=0.046, pad=0.04)
+            ax.figure.colorbar(im, ax=ax, **kw)
         if title:
             ax.set_title(title)
     return ax

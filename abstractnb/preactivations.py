@@ -53,9 +53,8 @@ def reduce_inputs(X, bias: bool = True) -> ReducedInputs:
     X = as_matrix(X, "X")
     Xt = augment(X, bias)
     U, s, Vt = np.linalg.svd(Xt, full_matrices=False)
+    # All-zero inputs give rank 0: every preactivation is 0 and the network can only output 0.
     r = int(np.sum(s > RANK_TOL * s[0])) if s.size and s[0] > 0 else 0
-    if r == 0:
-        raise ValueError("the inputs are all zero: no unit can produce a nonzero preactivation")
     return ReducedInputs(L=U[:, :r] * s[:r], V=Vt[:r].T)
 
 
@@ -69,6 +68,9 @@ def input_cost(X, z, bias: bool = True) -> np.ndarray:
     Z = np.atleast_2d(np.asarray(z, dtype=float))
     if Z.shape[1] != red.L.shape[0]:
         raise ValueError(f"z must have {red.L.shape[0]} entries (one per condition); got {Z.shape[1]}")
+    if red.rank == 0:
+        return np.where(np.any(Z != 0, axis=1), np.inf, 0.0) if np.ndim(z) == 2 else \
+            (np.inf if np.any(Z) else 0.0)
     v, *_ = np.linalg.lstsq(red.L, Z.T, rcond=None)
     residual = np.linalg.norm(red.L @ v - Z.T, axis=0)
     cost = np.sum(v ** 2, axis=0)

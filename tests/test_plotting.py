@@ -295,3 +295,41 @@ def test_morph_explorer_errors():
         morph_explorer(S, step=0.0)
     with pytest.raises(ValueError, match="noise"):
         morph_explorer(S, noise=-1.0)
+
+
+def test_plot_atoms_modular_units_and_masses():
+    S = binary_latents(3)
+    H = np.concatenate([1 + S.T, 1 - S.T])  # the six modular units, responses in {0, 2}
+    ax = pl.plot_atoms(H, S, masses=np.arange(1, 7) / 10, title="atoms")
+    (im,) = ax.images
+    np.testing.assert_array_equal(im.get_array(), H)
+    assert im.get_clim() == (0.0, 2.0)  # nonnegative: sequential scale from 0
+    assert [t.get_text() for t in ax.get_xticklabels()] == pl.condition_labels(S)
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"atom {j}" for j in range(1, 7)]
+    assert [t.get_text().strip() for t in ax.texts] == [f"m = {m:.3g}" for m in np.arange(1, 7) / 10]
+    assert ax.get_title() == "atoms"
+
+
+def test_plot_atoms_signed_one_row_and_labels():
+    S = binary_latents(2)
+    ax = pl.plot_atoms(S[:, 0], S, atom_labels=["s1"], colorbar=False)
+    lo, hi = ax.images[0].get_clim()
+    assert lo == -hi == -1.0  # both signs: diverging scale centred at 0
+    assert ax.images[0].get_array().shape == (1, 4)
+    assert not ax.texts
+    fig, ax2 = plt.subplots()
+    assert pl.plot_atoms(np.abs(S.T), S, ax=ax2) is ax2
+
+
+def test_plot_atoms_errors():
+    S = binary_latents(2)
+    with pytest.raises(ValueError, match="4 columns"):
+        pl.plot_atoms(np.ones((2, 3)), S)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        pl.plot_atoms(np.full((2, 4), np.nan), S)
+    with pytest.raises(ValueError, match="atom_labels must name all 2"):
+        pl.plot_atoms(np.ones((2, 4)), S, atom_labels=["a"])
+    with pytest.raises(ValueError, match="masses must be 2 finite numbers"):
+        pl.plot_atoms(np.ones((2, 4)), S, masses=[1.0])
+    with pytest.raises(ValueError, match="masses must be 2 finite numbers"):
+        pl.plot_atoms(np.ones((2, 4)), S, masses=[1.0, np.inf])

@@ -36,6 +36,13 @@ def test_input_cost_is_least_weight_norm(problem):
     assert pa.input_cost(Xw, zz, bias=False) == pytest.approx(zz @ zz / 3)
 
 
+def test_all_zero_inputs_have_rank_zero():
+    red = pa.reduce_inputs(np.zeros((8, 3)), bias=False)
+    assert red.rank == 0 and red.L.shape == (8, 0)
+    assert pa.input_cost(np.zeros((8, 3)), np.zeros(8), bias=False) == 0.0
+    assert np.isinf(pa.input_cost(np.zeros((8, 3)), np.ones(8), bias=False))
+
+
 def test_input_cost_infinite_outside_range(problem):
     S, X, _ = problem
     z = np.zeros(8)
@@ -70,7 +77,5 @@ def test_errors(problem):
         pa.readout_value(np.ones((8, 3)), S, 0.1)
     with pytest.raises(ValueError, match="reg"):
         pa.ridge_readout(np.ones((8, 2)), S, 0.0)
-    with pytest.raises(ValueError, match="all zero"):
-        pa.reduce_inputs(np.zeros((8, 3)), bias=False)
     with pytest.raises(ValueError, match="rows"):
         pa.ridge_readout(np.ones((8, 2)), S[:4], 0.1)

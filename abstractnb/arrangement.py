@@ -1,0 +1,572 @@
+r"""The hyperplane arrangement of the conditions, and exact ReLU pricing.
+
+A hidden unit with input weight :math:`w` has preactivations :math:`z = \tilde X w`. Write
+:math:`\tilde X = L V^\top` (thin SVD, :func:`abstractnb.preactivations.reduce_inputs`, :math:`L = U_r S_r` of shape (P, r), :math:`V` with
+orthonormal columns) and :math:`w = V v`: then :math:`z = Lv` and the weight norm is
+:math:`\|w\| = |v|`. The :math:`P` hyperplanes :math:`\{v : L_\mu v = 0\}` cut
+:math:`\mathbb{R}^r` into *faces*: sets of :math:`v` with the same sign vector
+:math:`\sigma = \operatorname{sign}(Lv) \in \{-,0,+\}^P`. On the closure of a face,
+
+.. math:: \operatorname{relu}(Lv) = D_\sigma L v,\qquad D_\sigma = \operatorname{diag}(\sigma_\mu = +),
+
+so the ReLU is linear there. This module enumerates all faces (the covectors of the oriented
+matroid of the rows of :math:`L`: compositions of the cocircuits, i.e. of the rays) and uses
+them to compute the dual constraint of the convex problem *exactly*:
+
+.. math:: c(Z) = \max_{|v| = 1} \|Z^\top \operatorname{relu}(Lv)\|.
+
+A maximiser lies in the relative interior of some face :math:`F`, where it is a local
+maximum of the quadratic form :math:`\|M_F e\|^2`, :math:`M_F = Z^\top D_\sigma L B_F`
+(:math:`B_F` an orthonormal basis of the span of :math:`F`), on the unit sphere; a local
+maximum of a quadratic form on a sphere is a global one, so it is a top right-singular
+vector of :math:`M_F`. Hence :math:`c(Z)` is the largest :math:`\sigma_{\max}(M_F)` over
+the faces whose top right-singular space meets the closure of :math:`F` outside 0, and
+each such face contributes a value that is attained (a lower bound on :math:`c`) — the
+maximum over them is :math:`c` itself, with a witness :math:`v`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from math import comb
+
+import numpy as np
+from scipy.optimize import linprog
+
+# Relative size below which a preactivation L_mu v (|v| = 1) counts as exactly 0.
+SIGN_TOL = 1e-9
+# Two singular values within this relative distance are treated as one (a tie).
+TIE_TOL = 1e-9
+# A tied face whose top value is within this relative distance of the best attained value is
+# counted as attained without solving its LP (an overestimate of c, so the bound stays valid).
+TIE_SLACK = 1e-9
+# Do not try more (r-1)-row subsets than this when searching for the rays.
+MAX_SUBSETS = 3_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class FaceBlock:
+    """The faces of one dimension k.
+
+    Attributes
+    ----------
+    index : (n_k,) rows of :attr:`Arrangement.signs` that these faces are
+    basis : (n_k, r, k) orthonormal bases :math:`B_F` of the spans of the faces
+    features : (n_k, P, k) :math:`D_\\sigma L B_F`: for :math:`v = B_F e` in the closure of
+        the face, :math:`\\operatorname{relu}(Lv) = ` ``features @ e``
+    """
+
+    index: np.ndarray
+    basis: np.ndarray
+    features: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Arrangement:
+    r"""All faces (of dimension >= 1) of the arrangement :math:`\{v: L_\mu v = 0\}`.
+
+    Attributes
+    ----------
+    L : (P, r) reduced inputs
+    signs : (n_faces, P) int8 sign vectors (covectors) in {-1, 0, +1}
+    dims : (n_faces,) dimension of each face
+    blocks : one :class:`FaceBlock` per dimension
+    linear : True for the identity activation: a single "face" (all of :math:`\mathbb{R}^r`,
+        no sign constraints, :math:`D = I`)
+    """
+
+    L: np.ndarray
+    signs: np.ndarray
+    dims: np.ndarray
+    blocks: tuple[FaceBlock, ...]
+    linear: bool = False
+
+    @property
+    def n_faces(self) -> int:
+        return int(self.signs.shape[0])
+
+    def rays(self) -> np.ndarray:
+        """Unit directions of the 1-dimensional faces, (n_rays, r), oriented inside their face."""
+        for blk in self.blocks:
+            if blk.basis.shape[2] == 1:
+                u = blk.basis[:, :, 0]
+                y = u @ self.L.T
+                s = self.signs[blk.index]
+                flip = np.sum(s * y, axis=1) < 0
+                u = np.where(flip[:, None], -u, u)
+                return u
+        return np.zeros((0, self.L.shape[1]))
+
+
+def _sign_vectors(Y: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """Signs of preactivations ``Y`` = (n, P) of unit directions, with a zero band."""
+    tol = SIGN_TOL * max(np.abs(L).max(), 1e-300)
+    return np.where(np.abs(Y) <= tol, 0, np.sign(Y)).astype(np.int8)
+
+
+def cocircuits(L: np.ndarray) -> np.ndarray | None:
+    """Sign vectors of the rays (1-dimensional faces) of the arrangement, both orientations.
+
+    A ray spans the null space of r-1 independent rows of L. Returns (n, P) int8, or None
+    when there are more than ``MAX_SUBSETS`` row subsets to try.
+    """
+    P, r = L.shape
+    if r == 1:
+        U = np.ones((1, 1))
+    else:
+        if comb(P, r - 1) > MAX_SUBSETS:
+            return None
+        subsets = np.array(list(combinations(range(P), r - 1)), dtype=np.intp)
+        _, s, Vt = np.linalg.svd(L[subsets])
+        independent = s[:, -1] > SIGN_TOL * np.abs(L).max()
+        U = Vt[independent, -1, :]
+    sg = _sign_vectors(U @ L.T, L)
+    sg = sg[np.any(sg != 0, axis=1)]
+    return np.unique(np.vstack([sg, -sg]), axis=0)
+
+
+def _keys(pos: np.ndarray, neg: np.ndarray, P: int) -> np.ndarray:
+    if P <= 32:
+        return (pos << np.uint64(32)) | neg
+    return np.stack([pos, neg], axis=-1).view(np.dtype((np.void, 16))).ravel()
+
+
+def _unkey(keys: np.ndarray, P: int) -> tuple[np.ndarray, np.ndarray]:
+    if P <= 32:
+        return keys >> np.uint64(32), keys & np.uint64(0xFFFFFFFF)
+    pn = np.frombuffer(keys.tobytes(), dtype=np.uint64).reshape(-1, 2)
+    return pn[:, 0].copy(), pn[:, 1].copy()
+
+
+def _masks(sg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    bits = np.uint64(1) << np.arange(sg.shape[1], dtype=np.uint64)
+    pos = np.bitwise_or.reduce(np.where(sg > 0, bits, np.uint64(0)), axis=1)
+    neg = np.bitwise_or.reduce(np.where(sg < 0, bits, np.uint64(0)), axis=1)
+    return pos, neg
+
+
+def covectors(L: np.ndarray, max_faces: int = 300_000) -> tuple[np.ndarray, np.ndarray] | None:
+    """All nonzero covectors (sign vectors of faces) of the rows of L, or None above ``max_faces``.
+
+    Every covector of an oriented matroid is a composition :math:`C_1\\circ\\cdots\\circ C_k` of
+    cocircuits (:math:`(X\\circ C)_\\mu = X_\\mu` if :math:`X_\\mu \\ne 0` else :math:`C_\\mu`),
+    so the closure of the cocircuits under composition with a cocircuit is the face set; only
+    conformal pairs (no opposite signs) are needed.
+    Sign vectors are handled as pairs of bit masks (P <= 64). Returns the (n, P) int8 sign
+    vectors and their supports as bit masks (uint64), or None.
+    """
+    P = L.shape[0]
+    if P > 64:
+        return None
+    coc = cocircuits(L)
+    if coc is None:
+        return None
+    cp, cn = _masks(coc)
+    full = np.uint64((1 << P) - 1) if P < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
+    seen = np.unique(_keys(cp, cn, P))
+    partial = (cp | cn) != full
+    fp, fn = cp[partial], cn[partial]
+    chunk = max(1, 4_000_000 // max(cp.size, 1))
+    while fp.size:
+        new = []
+        for i in range(0, fp.size, chunk):
+            xp, xn = fp[i:i + chunk, None], fn[i:i + chunk, None]
+            # A face Y of dimension k is X∘C for a facet X of Y and a ray C of cl(Y): both conform
+            # to Y, so pairs with opposite signs somewhere can be skipped.
+            ok = ((xp & cn) | (xn & cp)) == 0
+            free = ~(xp | xn)
+            ip, jc = np.nonzero(ok)
+            xp_, xn_, fr = xp[ip, 0], xn[ip, 0], free[ip, 0]
+            new.append(np.unique(_keys(xp_ | (cp[jc] & fr), xn_ | (cn[jc] & fr), P)))
+            if sum(a.size for a in new) > 4 * max_faces:
+                return None
+        new = np.unique(np.concatenate(new))
+        new = new[~np.isin(new, seen, assume_unique=True)]
+        if new.size == 0:
+            break
+        seen = np.union1d(seen, new)
+        if seen.size > max_faces:
+            return None
+        p, n = _unkey(new, P)
+        partial = (p | n) != full
+        fp, fn = p[partial], n[partial]
+    pos, neg = _unkey(seen, P)
+    bits = np.uint64(1) << np.arange(P, dtype=np.uint64)
+    sg = ((pos[:, None] & bits) != 0).astype(np.int8) - ((neg[:, None] & bits) != 0).astype(np.int8)
+    return sg, pos | neg
+
+
+def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = False) -> Arrangement | None:
+    """Enumerate the faces of the arrangement of the rows of ``L`` (see module docstring).
+
+    Returns None when there are more than ``max_faces`` faces (then exact pricing is out of
+    reach and callers fall back to a search). With ``linear=True`` (identity activation)
+    there is a single face, the whole space.
+    """
+    P, r = L.shape
+    if r == 0:
+        return Arrangement(L, np.zeros((0, P), np.int8), np.zeros(0, int), (), linear)
+    if linear:
+        blk = FaceBlock(np.array([0]), np.eye(r)[None], L[None].copy())
+        return Arrangement(L, np.ones((1, P), np.int8), np.array([r]), (blk,), True)
+    out = covectors(L, max_faces)
+    if out is None:
+        return None
+    sg, support = out
+    # Faces with the same zero set share their span (a flat of the arrangement).
+    codes, first, flat_of = np.unique(support, return_index=True, return_inverse=True)
+    flats = sg[first] == 0
+    flat_of = np.asarray(flat_of).ravel()
+    scale = np.abs(L).max()
+    flat_basis = [None] * len(flats)
+    sizes = flats.sum(axis=1)
+    for size in np.unique(sizes):  # one batched SVD per number of zero rows
+        idx = np.flatnonzero(sizes == size)
+        if size == 0:
+            for f in idx:
+                flat_basis[f] = np.eye(r)
+            continue
+        rows = np.nonzero(flats[idx])[1].reshape(idx.size, size)
+        _, sv, Vt = np.linalg.svd(L[rows], full_matrices=True)
+        ranks = np.sum(sv > SIGN_TOL * scale, axis=1)
+        for f, rank, vt in zip(idx, ranks, Vt):
+            flat_basis[f] = vt[rank:].T
+    dims = np.array([flat_basis[f].shape[1] for f in flat_of])
+    blocks = []
+    for k in np.unique(dims):
+        idx = np.flatnonzero(dims == k)
+        basis = np.stack([flat_basis[flat_of[i]] for i in idx])
+        pos = (sg[idx] > 0).astype(float)
+        features = pos[:, :, None] * np.einsum("pr,nrk->npk", L, basis)
+        blocks.append(FaceBlock(idx, basis, features))
+    return Arrangement(L, sg, dims, tuple(blocks), False)
+
+
+@dataclass(frozen=True, eq=False)
+class Pricing:
+    """Result of pricing a dual point Z.
+
+    Attributes
+    ----------
+    value : :math:`c(Z) = \\max_{|v|=1}\\|Z^\\top\\phi(Lv)\\|` (exact pricing may round it up by at
+        most ``TIE_SLACK`` relative, never down)
+    witness : (r,) unit direction attaining it (up to that rounding)
+    directions : (m, r) unit directions of all faces whose value is >= the requested
+        threshold (sorted by decreasing value)
+    values : (m,) their values
+    exact : whether ``value`` is exact (faces enumerated) or only a search result
+    degenerate : some face among ``directions`` has a top singular space of dimension > 1
+        (its maximisers form a continuum; only some of them are listed)
+    """
+
+    value: float
+    witness: np.ndarray
+    directions: np.ndarray
+    values: np.ndarray
+    exact: bool
+    degenerate: bool
+
+
+def _cone_lp(L, sg, Bk, E):
+    """A point of (span E) ∩ cl(F), normalised by sum sigma_mu y_mu = 1, or None if only 0.
+
+    The cone is {w : sigma_mu (L B E w)_mu >= 0 for sigma_mu != 0}.
+    """
+    Y = L @ Bk @ E  # (P, m)
+    nz = sg != 0
+    S = sg[nz, None] * Y[nz]
+    m = E.shape[1]
+    if S.shape[0] == 0:
+        return E[:, 0] / np.linalg.norm(E[:, 0])
+    if comb(S.shape[0], m - 1) <= 5000:
+        # The cone is pointed (L has full column rank), so it is nonzero iff it has an extreme ray.
+        R = extreme_rays(S, SIGN_TOL * max(np.abs(L).max(), 1e-300))
+        if R.shape[0] == 0:
+            return None
+        e = E @ R[0]
+        return e / np.linalg.norm(e)
+    res = linprog(np.zeros(m), A_ub=-S, b_ub=np.zeros(S.shape[0]),
+                  A_eq=S.sum(0)[None], b_eq=[1.0], bounds=[(None, None)] * m, method="highs")
+    if res.status != 0:
+        return None
+    e = E @ res.x
+    return e / np.linalg.norm(e)
+
+
+def price(arr: Arrangement, Z: np.ndarray, *, threshold: float | None = None,
+          max_directions: int = 200) -> Pricing:
+    r"""Exact :math:`c(Z) = \max_{|v|=1}\|Z^\top \phi(Lv)\|` for ReLU (or linear) over all faces.
+
+    Parameters
+    ----------
+    arr : the enumerated faces
+    Z : (P, K) dual point
+    threshold : also list every face whose (attained) value is >= threshold, with its
+        maximising direction (for column generation and for the set of dual-active atoms)
+    max_directions : at most this many listed directions (largest values first)
+    """
+    L = arr.L
+    P, r = L.shape
+    Z = np.asarray(Z, dtype=float)
+    empty = Pricing(0.0, np.eye(max(r, 1))[0][:r], np.zeros((0, r)), np.zeros(0), True, False)
+    if r == 0 or arr.n_faces == 0 or not np.any(Z):
+        return empty
+    tol_sign = SIGN_TOL * np.abs(L).max()
+    vals, dirs, pending = [], [], []
+    for blk in arr.blocks:
+        M = np.einsum("pk,npj->nkj", Z, blk.features)  # (n, K, k)
+        # Right singular pairs of M from the eigenpairs of the small Gram matrices M^T M (k x k).
+        lam, Vec = np.linalg.eigh(np.einsum("nki,nkj->nij", M, M))
+        lam, Vt = np.maximum(lam[:, ::-1], 0.0), np.swapaxes(Vec[:, :, ::-1], 1, 2)
+        s = np.sqrt(lam)
+        top = s[:, 0]
+        tied = (s[:, 1] >= top * (1 - TIE_TOL)) & (top > 0) if s.shape[1] > 1 else np.zeros(top.size, bool)
+        if arr.linear:
+            tied = np.zeros_like(tied)  # no constraints: any top vector is feasible
+        e = Vt[:, 0, :]
+        u = np.einsum("nrk,nk->nr", blk.basis, e)
+        sg = arr.signs[blk.index]
+        y = u @ L.T * sg
+        if arr.linear:
+            up = np.ones(top.size, bool)
+            dn = np.zeros(top.size, bool)
+        else:
+            up = np.all(y >= -tol_sign, axis=1)
+            dn = np.all(y <= tol_sign, axis=1)
+        meets = (up | dn) & ~tied & (top > 0)
+        u = np.where((dn & ~up)[:, None], -u, u)
+        vals.append(top[meets])
+        dirs.append(u[meets])
+        for i in np.flatnonzero(tied):
+            mult = int(np.sum(s[i] >= top[i] * (1 - TIE_TOL)))
+            pending.append((top[i], blk, i, mult, Vt[i, :mult, :].T))
+    vals = np.concatenate(vals) if vals else np.zeros(0)
+    dirs = np.concatenate(dirs) if dirs else np.zeros((0, r))
+    degenerate = False
+    best = vals.max() if vals.size else 0.0
+    # Faces with a tied top value need an LP to see whether the top space meets the face.
+    pending.sort(key=lambda t: -t[0])
+    extra_vals, extra_dirs = [], []
+    for top, blk, i, mult, E in pending:
+        if top <= best and (threshold is None or top < threshold):
+            break
+        if top <= best * (1 + TIE_SLACK) and (threshold is None or top < threshold):
+            # Within TIE_SLACK of the best attained value: count it without an LP. This can only
+            # overestimate c (by <= TIE_SLACK relative), which keeps the bound valid.
+            best = top
+            continue
+        sg = arr.signs[blk.index[i]]
+        Bk = blk.basis[i]
+        e = _cone_lp(L, sg, Bk, E)
+        if e is None:
+            continue
+        v = Bk @ e
+        extra_vals.append(top)
+        extra_dirs.append(v / np.linalg.norm(v))
+        best = max(best, top)
+        if threshold is not None and top >= threshold:
+            degenerate = True
+    if extra_vals:
+        vals = np.concatenate([vals, extra_vals])
+        dirs = np.vstack([dirs, extra_dirs])
+    if vals.size == 0:
+        return empty
+    order = np.argsort(-vals, kind="stable")
+    vals, dirs = vals[order], dirs[order]
+    if best > vals[0]:  # a tied face counted without an LP (see above)
+        vals = np.concatenate([[best], vals])
+        dirs = np.vstack([dirs[:1], dirs])
+    if threshold is None:
+        keep = np.zeros(0, int)
+    else:
+        keep = np.flatnonzero(vals >= threshold)
+        keep = _dedupe(dirs, keep)[:max_directions]
+    return Pricing(float(vals[0]), dirs[0], dirs[keep], vals[keep], True, degenerate)
+
+
+def _dedupe(dirs: np.ndarray, idx: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+    """Drop repeated directions (the same maximiser can be found from a face and its closure)."""
+    if idx.size == 0:
+        return idx
+    keys = np.round(dirs[idx] / tol).astype(np.int64)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    return idx[np.sort(first)]
+
+
+def _face_ascent(L: np.ndarray, Z: np.ndarray, v: np.ndarray, tol: float, max_steps: int) -> np.ndarray:
+    r"""Monotone local ascent of :math:`\|Z^\top\operatorname{relu}(Lv)\|` on the unit sphere.
+
+    On the closure of the current face the objective is :math:`\|M_F e\|` (:math:`v = B_Fe`),
+    whose maximiser on the sphere is the top right-singular vector :math:`u`. Moving from
+    :math:`v` towards :math:`u` along the short arc increases the Rayleigh quotient
+    monotonically, so go to :math:`u` if it lies in the closure, else to the first face
+    boundary met on the way (one more zero preactivation) and repeat. At a face-local maximum,
+    try to release each zero preactivation whose unit would help (:math:`(ZZ^\top h)_\mu > 0`)
+    by a small step off its hyperplane, and continue if that improves the value.
+    """
+    def value(v):
+        return np.linalg.norm(np.maximum(L @ v, 0) @ Z)
+
+    r = L.shape[1]
+    f = value(v)
+    for _ in range(max_steps):
+        z = L @ v
+        A = np.abs(z) <= tol
+        if A.any():
+            _, sv, Vt = np.linalg.svd(L[A])
+            rank = int(np.sum(sv > tol))
+            B = Vt[rank:].T
+        else:
+            B = np.eye(r)
+        if B.shape[1] == 0:
+            break
+        pos = z > tol
+        M = Z.T @ (pos[:, None] * (L @ B))
+        _, _, Wt = np.linalg.svd(M)
+        u = B @ Wt[0]
+        if u @ v < 0:
+            u = -u
+        sg = np.sign(z) * ~A
+        lu = L @ u
+        bad = (sg * lu < -tol) & ~A
+        if not bad.any():
+            fu = value(u)
+            v, f = (u, fu) if fu >= f else (v, f)
+            # Face-local maximum: try to switch on a silent unit that would help.
+            w = Z @ (Z.T @ np.maximum(L @ v, 0))
+            moved = False
+            for mu in np.flatnonzero(A & (w > tol)):
+                d = L[mu] - (L[mu] @ v) * v
+                if np.linalg.norm(d) == 0:
+                    continue
+                vt = v + 1e-4 * d / np.linalg.norm(d)
+                vt /= np.linalg.norm(vt)
+                ft = value(vt)
+                if ft > f * (1 + 1e-12):
+                    v, f, moved = vt, ft, True
+                    break
+            if not moved:
+                break
+            continue
+        # First boundary on the segment v -> u.
+        zs, us = sg * z, sg * lu
+        t = np.where(bad, zs / np.where(bad, zs - us, 1), np.inf)
+        t_hit = float(np.min(t))
+        vn = v + t_hit * (u - v)
+        vn /= np.linalg.norm(vn)
+        fn = value(vn)
+        if fn < f * (1 - 1e-12):
+            break
+        v, f = vn, fn
+    return v
+
+
+def search_price(L: np.ndarray, Z: np.ndarray, *, n_random: int = 4096, n_refine: int = 48,
+                 starts: np.ndarray | None = None, threshold: float | None = None, max_directions: int = 200,
+                 seed: int = 0) -> Pricing:
+    r"""Heuristic :math:`\max_{|v|=1}\|Z^\top\operatorname{relu}(Lv)\|` by multistart ascent (NOT exact).
+
+    Used when the faces are too many to enumerate. Starts: ``n_random`` random unit
+    directions, the rows of ``starts`` (e.g. the current atoms) and the least-norm directions
+    that switch on a single condition; the best ``n_refine`` random ones and all given starts
+    are improved by a monotone face-by-face ascent (:func:`_face_ascent`). The returned value
+    is a lower bound on the true :math:`c(Z)`; ``exact`` is False.
+    """
+    P, r = L.shape
+    rng = np.random.default_rng(seed)
+    V = np.vstack([rng.standard_normal((n_random, r)), np.linalg.pinv(L).T])
+    S0 = np.asarray(starts, float).reshape(-1, r) if starts is not None else np.zeros((0, r))
+    V = V[np.linalg.norm(V, axis=1) > 0]
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+
+    def value(V):
+        return np.linalg.norm(np.maximum(V @ L.T, 0) @ Z, axis=1)
+
+    f = value(V)
+    picks = np.vstack([V[np.argsort(-f)[:n_refine]], S0[np.linalg.norm(S0, axis=1) > 0]])
+    picks /= np.linalg.norm(picks, axis=1, keepdims=True)
+    tol = SIGN_TOL * max(np.abs(L).max(), 1e-300) * 10
+    W = np.array([_face_ascent(L, Z, v, tol, 4 * r + 8) for v in picks]).reshape(-1, r)
+    allV = np.vstack([W, V])
+    allf = value(allV)
+    order = np.argsort(-allf, kind="stable")
+    allV, allf = allV[order], allf[order]
+    if threshold is None:
+        keep = np.zeros(0, int)
+    else:
+        keep = _dedupe(allV, np.flatnonzero(allf >= threshold))[:max_directions]
+    return Pricing(float(allf[0]), allV[0], allV[keep], allf[keep], False, False)
+
+
+def extreme_rays(G: np.ndarray, tol: float) -> np.ndarray:
+    r"""Extreme rays of the pointed cone :math:`\{e \in \mathbb{R}^m : Ge \ge 0\}`, as unit rows.
+
+    Each extreme ray spans the null space of m-1 independent rows of G; those null vectors
+    (either sign) that satisfy all constraints up to ``tol`` are kept, deduplicated.
+    """
+    n, m = G.shape
+    if m == 1:
+        out = [np.array([s]) for s in (1.0, -1.0) if np.all(s * G[:, 0] >= -tol)]
+        return np.array(out).reshape(-1, 1)
+    if comb(n, m - 1) > MAX_SUBSETS:
+        raise ValueError(f"too many constraint subsets ({comb(n, m - 1)}) to list the extreme rays")
+    subsets = np.array(list(combinations(range(n), m - 1)), dtype=np.intp)
+    _, sv, Vt = np.linalg.svd(G[subsets])
+    ok = sv[:, -1] > tol
+    U = Vt[ok, -1, :]
+    U = np.vstack([U, -U])
+    U = U[np.all(U @ G.T >= -tol, axis=1)]
+    if U.shape[0] == 0:
+        return U
+    keys = np.round(U / 1e-7).astype(np.int64)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    return U[np.sort(first)]
+
+
+def active_cones(arr: Arrangement, Z: np.ndarray, level: float, tol: float) -> list[tuple[np.ndarray, str]]:
+    r"""The dual-active atoms of Z, face by face, as cones given by their extreme rays.
+
+    A face :math:`F` is active when :math:`\sigma_{\max}(M_F) \ge` ``level - tol``; its active
+    directions are :math:`E` = the right-singular vectors with singular value within ``tol`` of
+    the top one, and its active atoms are the unit vectors of the cone
+    :math:`B_F E\,\{e : B_FEe \in \mathrm{cl}(F)\}`. On that cone the features are linear,
+    :math:`\phi(Lv) = D_\sigma L v`, so every measure on it is described by its extreme rays.
+
+    Returns a list of ``(D, kind)``: D is an (n_F, r) array of unit directions; ``kind`` is
+    ``"cone"`` (the atoms are the unit vectors of the cone spanned by the rows of D; n_F = 1 for
+    an isolated atom) or ``"subspace"`` (linear activation, tied top singular value: every unit
+    vector of the span of D is an atom). Duplicates are removed.
+    """
+    L = arr.L
+    tol_sign = SIGN_TOL * max(np.abs(L).max(), 1e-300)
+    out, seen = [], set()
+
+    def add(D, kind):
+        D = D / np.linalg.norm(D, axis=1, keepdims=True)
+        key = (kind, tuple(sorted(map(tuple, np.round(D / 1e-7).astype(np.int64)))))
+        if key not in seen:
+            seen.add(key)
+            out.append((D, kind))
+
+    for blk in arr.blocks:
+        M = np.einsum("pk,npj->nkj", Z, blk.features)
+        _, s, Vt = np.linalg.svd(M)
+        for i in np.flatnonzero(s[:, 0] >= level - tol):
+            m = int(np.sum(s[i] >= s[i, 0] - tol))
+            E = Vt[i, :m, :].T
+            Bk = blk.basis[i]
+            if arr.linear:
+                D = (Bk @ E).T
+                if m == 1:
+                    add(D, "cone")
+                    add(-D, "cone")
+                else:
+                    add(D, "subspace")
+                continue
+            sg = arr.signs[blk.index[i]]
+            nz = sg != 0
+            G = sg[nz, None] * (L[nz] @ Bk @ E)
+            R = extreme_rays(G, tol_sign)
+            if R.shape[0]:
+                add(R @ E.T @ Bk.T, "cone")
+    return out

@@ -1,0 +1,416 @@
+"""Tests of the convex mean-field solver (abstractnb.meanfield) and exact pricing (abstractnb.arrangement).
+
+Known answers come from independent computations written here: a Pilanci-Ergen group lasso over
+all 2^P activation patterns, a per-chamber NNLS closed form of the pricing for one output, dense
+random search, trained networks, and the symmetries of the problem.
+"""
+import itertools
+import warnings
+
+import cvxpy as cp
+import numpy as np
+import pytest
+from scipy.optimize import nnls
+from scipy.stats import ortho_group
+
+from abstractnb import arrangement, inputs, meanfield as mf, objective as obj, tasks
+from abstractnb.preactivations import reduce_inputs
+
+REG = 0.01
+
+
+def problem(D, geometry="aligned", targets="latent", seed=0):
+    S = tasks.binary_latents(D)
+    X = {"aligned": lambda: inputs.aligned(S), "whitened": lambda: inputs.whitened(S),
+         "embedding": lambda: inputs.random_embedding(S, 3, activation="tanh", seed=seed)}[geometry]()
+    Y = tasks.latent_targets(S) if targets == "latent" else tasks.parity_targets(S, [0, 1])
+    return S, X, Y
+
+
+def interaction_projector(S):
+    """I - projector onto span(1, s_1, ..., s_D): the part of a code that is not affine in the latents."""
+    Q, _ = np.linalg.qr(np.hstack([np.ones((S.shape[0], 1)), S]))
+    return np.eye(S.shape[0]) - Q @ Q.T
+
+
+@pytest.fixture(scope="module")
+def sol3():
+    _, X, Y = problem(3)
+    return mf.solve(X, Y, reg=REG)
+
+
+# ----------------------------------------------------------------------------- certified optimum
+@pytest.mark.parametrize("D,geometry,targets,bias", [
+    (2, "aligned", "latent", True), (3, "aligned", "latent", True), (2, "whitened", "latent", True),
+    (3, "whitened", "latent", True), (3, "embedding", "latent", True), (3, "aligned", "xor", True),
+    (3, "aligned", "latent", False),
+])
+def test_certified_gap(D, geometry, targets, bias):
+    _, X, Y = problem(D, geometry, targets)
+    s = mf.solve(X, Y, reg=REG, bias=bias)
+    assert s.certified and s.exact_pricing
+    assert -1e-10 <= s.gap <= 1e-6
+    assert s.lower_bound <= s.objective + 1e-12
+    assert s.n_faces > 0 and s.iterations >= 1
+    assert abs(s.max_dual_constraint - 1) < 1e-6
+    # J reported = J of the rebuilt finite network, via THE objective
+    W, A = s.params
+    assert obj.objective(X, Y, W, A, reg=REG, bias=bias) == pytest.approx(s.objective, abs=1e-12)
+    # kernel = H H^T of that network, atoms and masses rebuild it, Caratheodory bound holds
+    np.testing.assert_allclose(s.kernel, s.hidden @ s.hidden.T, atol=1e-10)
+    np.testing.assert_allclose(s.kernel, (np.maximum(s.atoms, 0).T * s.masses) @ np.maximum(s.atoms, 0),
+                               atol=1e-10)
+    P = X.shape[0]
+    assert s.n_atoms <= P * (P + 1) // 2
+    np.testing.assert_allclose(s.dual, (Y - s.output) / (P * REG), atol=1e-12)
+
+
+def test_sixteen_conditions_certified_fast():
+    S, X, Y = problem(4)
+    s = mf.solve(X, Y, reg=REG)
+    assert s.certified and s.gap <= 1e-6 and s.time < 10
+    assert s.n_faces == 16482  # faces of the arrangement of the 16 hyperplanes (s, 1) . v = 0 in R^5
+    assert s.n_atoms == 8
+    assert np.sum(interaction_projector(S) * s.kernel) == pytest.approx(0, abs=1e-9)
+
+
+def test_known_value_and_abstract_kernel_with_bias(sol3):
+    # D=3, aligned, bias, Y = S: one unit per latent and sign, relu(+-s_k + 1), equal masses.
+    assert sol3.n_atoms == 6
+    np.testing.assert_allclose(np.sort(np.abs(sol3.atoms), axis=1)[:, -4:], np.sqrt(2), atol=1e-8)
+    np.testing.assert_allclose(sol3.masses, sol3.masses[0], rtol=1e-8)
+    S = tasks.binary_latents(3)
+    assert np.sum(interaction_projector(S) * sol3.kernel) == pytest.approx(0, abs=1e-10)
+
+
+def test_to_network_reproduces_objective(sol3):
+    _, X, Y = problem(3)
+    for width in (None, sol3.n_atoms + 1, 64):
+        net = sol3.to_network(width)
+        assert net.width == (sol3.n_atoms if width is None else width)
+        assert net.objective(X, Y, reg=REG) == pytest.approx(sol3.objective, abs=1e-10)
+    with pytest.raises(ValueError, match="width must be >= the number of atoms"):
+        sol3.network_params(sol3.n_atoms - 1)
+
+
+def test_splitting_an_atom_keeps_objective(sol3):
+    _, X, Y = problem(3)
+    (W,), A = sol3.params
+    W2 = np.vstack([W[1:], W[:1] / np.sqrt(2), W[:1] / np.sqrt(2)])
+    A2 = np.vstack([A[1:], A[:1] / np.sqrt(2), A[:1] / np.sqrt(2)])
+    assert obj.objective(X, Y, [W2], A2, reg=REG) == pytest.approx(sol3.objective, abs=1e-12)
+
+
+def test_mean_field_relu_same_optimum(sol3):
+    _, X, Y = problem(3)
+    s = mf.solve(X, Y, reg=REG, parametrization="mean_field")
+    assert s.certified and s.parametrization == "mean_field"
+    assert s.objective == pytest.approx(sol3.objective, abs=1e-10)
+    np.testing.assert_allclose(s.kernel, sol3.kernel, atol=1e-8)
+    W, A = s.params
+    assert obj.objective(X, Y, W, A, reg=REG, parametrization="mean_field") == pytest.approx(s.objective, abs=1e-12)
+    net = s.to_network(20)
+    assert net.parametrization == "mean_field"
+    assert net.objective(X, Y, reg=REG) == pytest.approx(s.objective, abs=1e-10)
+
+
+def test_invariant_under_output_rotation(sol3):
+    _, X, Y = problem(3)
+    Q = ortho_group.rvs(3, random_state=1)
+    s = mf.solve(X, Y @ Q, reg=REG)
+    assert s.objective == pytest.approx(sol3.objective, abs=1e-10)
+    np.testing.assert_allclose(s.kernel, sol3.kernel, atol=1e-7)
+    np.testing.assert_allclose(s.output, sol3.output @ Q, atol=1e-7)
+
+
+def test_linear_activation():
+    _, X, Y = problem(2)
+    s = mf.solve(X, Y, reg=REG, activation="linear")
+    assert s.certified and s.gap <= 1e-6
+    net = s.to_network()
+    assert net.objective(X, Y, reg=REG) == pytest.approx(s.objective, abs=1e-10)
+
+
+def test_zero_targets_and_large_reg():
+    _, X, Y = problem(2)
+    s = mf.solve(X, np.zeros_like(Y), reg=REG)
+    assert s.objective == 0 and s.gap == 0 and s.certified and s.n_atoms == 0
+    assert s.to_network().objective(X, np.zeros_like(Y), reg=REG) == 0
+    # so much weight decay that the zero network is optimal: J* = ||Y||^2 / P
+    s = mf.solve(X, Y, reg=10.0)
+    assert s.n_atoms == 0 and s.certified
+    assert s.objective == pytest.approx(np.sum(Y ** 2) / len(Y), abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- independent formulations
+def pilanci_ergen(X, y, reg):
+    """Group lasso over ALL 2^P diagonal activation patterns (Pilanci & Ergen 2020), one output."""
+    Xt = np.hstack([X, np.ones((len(X), 1))])
+    P, d = Xt.shape
+    f, pen, cons = 0, 0, []
+    for pattern in itertools.product((0.0, 1.0), repeat=P):
+        Dm = np.diag(pattern)
+        sign = np.diag(2 * np.array(pattern) - 1)
+        u, u2 = cp.Variable(d), cp.Variable(d)
+        f = f + Dm @ Xt @ (u - u2)
+        pen = pen + cp.norm(u) + cp.norm(u2)
+        cons += [sign @ Xt @ u >= 0, sign @ Xt @ u2 >= 0]
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(f - y) / P + 2 * reg * pen), cons)
+    prob.solve(solver="CLARABEL")
+    return prob.value
+
+
+@pytest.mark.parametrize("targets", ["latent", "xor"])
+def test_agrees_with_pilanci_ergen_all_patterns(targets):
+    S, X, _ = problem(2, targets=targets)
+    y = (S[:, 0] + 0.5 * S[:, 1]) if targets == "latent" else S[:, 0] * S[:, 1]
+    s = mf.solve(X, y, reg=REG)
+    assert s.objective == pytest.approx(pilanci_ergen(X, y, REG), abs=1e-6)
+
+
+def nnls_pricing(L, z):
+    r"""c(z) for one output: max over sign patterns of ||projection of +-L^T D z onto the cone||."""
+    best = 0.0
+    for sigma in itertools.product((-1.0, 1.0), repeat=L.shape[0]):
+        sigma = np.array(sigma)
+        A = sigma[:, None] * L  # cone {v : A v >= 0}
+        g = L.T @ ((sigma > 0) * z)
+        for h in (g, -g):
+            lam, _ = nnls(A.T, -h)  # projection onto the polar cone {-A^T lam}
+            best = max(best, np.linalg.norm(h + A.T @ lam))
+    return best
+
+
+@pytest.mark.parametrize("D,geometry,bias", [(2, "aligned", True), (3, "aligned", True),
+                                             (3, "aligned", False), (2, "whitened", True),
+                                             (3, "embedding", True)])
+def test_exact_pricing_vs_nnls_and_brute_force(D, geometry, bias):
+    _, X, _ = problem(D, geometry)
+    L = reduce_inputs(X, bias).L
+    arr = arrangement.enumerate_faces(L)
+    rng = np.random.default_rng(D)
+    V = rng.standard_normal((100_000, L.shape[1]))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    relu = np.maximum(V @ L.T, 0)
+    for K in (1, 3):
+        Z = rng.standard_normal((L.shape[0], K))
+        pr = arrangement.price(arr, Z)
+        brute = np.linalg.norm(relu @ Z, axis=1).max()
+        assert brute <= pr.value + 1e-12  # never below a sampled value
+        assert pr.value - brute < 0.05 * pr.value
+        assert np.linalg.norm(np.maximum(L @ pr.witness, 0) @ Z) == pytest.approx(pr.value, rel=1e-9)
+        assert np.linalg.norm(pr.witness) == pytest.approx(1)
+        if K == 1:
+            assert pr.value == pytest.approx(nnls_pricing(L, Z[:, 0]), rel=1e-9)
+
+
+def test_face_enumeration_counts():
+    # Linearly separable dichotomies of the D-cube (threshold functions): 14 (D=2), 104 (D=3).
+    for D, n_chambers in ((2, 14), (3, 104)):
+        L = reduce_inputs(inputs.aligned(tasks.binary_latents(D)), True).L
+        arr = arrangement.enumerate_faces(L)
+        assert int(np.sum(np.all(arr.signs != 0, axis=1))) == n_chambers
+        rng = np.random.default_rng(0)
+        sampled = np.unique(np.sign(rng.standard_normal((20_000, L.shape[1])) @ L.T), axis=0)
+        found = {tuple(r) for r in arr.signs.tolist()}
+        assert all(tuple(r) in found for r in sampled.astype(np.int8).tolist())
+
+
+# ----------------------------------------------------------------------------- trained networks
+def test_trained_relu_networks_reach_the_certified_optimum(sol3):
+    training = pytest.importorskip("abstractnb.training")
+    _, X, Y = problem(3)
+    for seed in range(3):
+        res = training.train(X, Y, width=64, reg=REG, steps=1500, seed=seed, progress=False)
+        assert res.objective >= sol3.objective - 1e-9
+        assert res.objective <= sol3.objective + 1e-4
+        cert = mf.certify(res, X, Y, reg=REG)
+        assert cert.exact and cert.objective == pytest.approx(res.objective, abs=1e-12)
+        assert cert.lower_bound <= sol3.objective + 1e-9
+        assert 0 <= cert.gap <= 1e-4
+        assert cert.gap == pytest.approx(res.objective - sol3.objective, abs=1e-8)
+
+
+def test_certify_flags_an_early_stopped_network(sol3):
+    training = pytest.importorskip("abstractnb.training")
+    _, X, Y = problem(3)
+    res = training.train(X, Y, width=64, reg=REG, steps=5, lbfgs_steps=0, seed=0, progress=False)
+    cert = mf.certify(res, X, Y, reg=REG)
+    assert not cert.certified and cert.exact
+    assert cert.gap > 1e-2
+    assert cert.lower_bound <= sol3.objective + 1e-9
+    # the bound from the network's own dual point alone is valid too, only looser
+    raw = mf.certify(res.network, X, Y, reg=REG, refine=False)
+    assert raw.bound_from == "network"
+    assert raw.lower_bound <= cert.lower_bound + 1e-12
+    np.testing.assert_allclose(raw.dual, (Y - res.outputs) / (len(Y) * REG), atol=1e-10)
+
+
+def test_certify_accepts_solution_and_tuple(sol3):
+    _, X, Y = problem(3)
+    for thing in (sol3, sol3.params, (sol3.params[0][0], sol3.params[1])):
+        cert = mf.certify(thing, X, Y, reg=REG)
+        assert cert.certified and abs(cert.gap) <= 1e-8
+        assert cert.objective == pytest.approx(sol3.objective, abs=1e-12)
+        assert cert.max_dual_constraint == pytest.approx(1, abs=1e-6)
+
+
+def test_certify_last_layer_of_a_deep_network():
+    training = pytest.importorskip("abstractnb.training")
+    _, X, Y = problem(2)
+    res = training.train(X, Y, width=16, depth=2, reg=REG, steps=1500, seed=0, progress=False)
+    cert = mf.certify(res, X, Y, reg=REG)
+    assert cert.scope == "last layer"
+    assert cert.lower_bound <= res.objective + 1e-9
+    assert cert.gap <= 1e-3
+
+
+# ----------------------------------------------------------------------------- set of global minima
+def test_with_bias_every_global_minimum_is_abstract(sol3):
+    M = interaction_projector(tasks.binary_latents(3))
+    rng = mf.optimal_set_range(sol3, M)
+    assert rng.exact
+    lo, hi = rng
+    assert abs(lo) < 1e-7 and abs(hi) < 1e-7
+    # a callable functional gives the same answer
+    lo2, hi2 = mf.optimal_set_range(sol3, lambda K: float(np.sum(M * K)))
+    assert abs(lo2) < 1e-7 and abs(hi2) < 1e-7
+
+
+@pytest.mark.parametrize("D", [2, 3])
+def test_without_bias_non_abstract_global_minima_exist(D):
+    S, X, Y = problem(D)
+    s = mf.solve(X, Y, reg=REG, bias=False)
+    M = interaction_projector(S)
+    rng = mf.optimal_set_range(s, M)
+    assert rng.exact
+    # abstract global minima exist (min = 0) and so do non-abstract ones (max clearly > 0)
+    assert abs(rng.min) < 1e-6
+    assert rng.max > 0.1 * np.trace(s.kernel) / len(S)
+    # both extreme kernels are optimal: same output F* = Sigma Z*
+    for K in rng.kernels:
+        np.testing.assert_allclose(K @ s.dual, s.output, atol=1e-6)
+        assert np.linalg.eigvalsh(K)[0] >= -1e-6
+
+
+# ----------------------------------------------------------------------------- tanh, mean field
+@pytest.fixture(scope="module")
+def tanh2():
+    _, X, Y = problem(2)
+    return mf.solve(X, Y, reg=REG, activation="tanh", parametrization="mean_field")
+
+
+def test_tanh_mean_field_limit(tanh2):
+    _, X, Y = problem(2)
+    assert not tanh2.certified and not tanh2.exact_pricing and "NOT a proof" in tanh2.note
+    assert 0 <= tanh2.gap <= 1e-6
+    assert tanh2.masses.sum() == pytest.approx(1)
+    # finite mean-field networks built from the measure approach J* from above
+    J = [obj.objective(X, Y, *tanh2.network_params(N), reg=REG, activation="tanh", parametrization="mean_field")
+         for N in (4, 16, 1000)]
+    assert all(j >= tanh2.lower_bound - 1e-9 for j in J)
+    assert J[-1] == pytest.approx(tanh2.objective, abs=1e-5)
+
+
+def test_tanh_trained_mean_field_network_is_above_the_bound(tanh2):
+    training = pytest.importorskip("abstractnb.training")
+    _, X, Y = problem(2)
+    res = training.train(X, Y, width=32, activation="tanh", parametrization="mean_field", reg=REG, steps=500,
+                         seed=0, progress=False)
+    assert res.objective >= tanh2.lower_bound - 1e-9
+    cert = mf.certify(res, X, Y, reg=REG)
+    assert not cert.certified and not cert.exact
+    assert cert.lower_bound <= res.objective + 1e-9
+
+
+# ----------------------------------------------------------------------------- fallbacks and errors
+def test_search_fallback_is_not_certified():
+    _, X, Y = problem(2)
+    with pytest.warns(RuntimeWarning, match="NOT certified"):
+        s = mf.solve(X, Y, reg=REG, max_faces=10)
+    assert not s.certified and not s.exact_pricing and s.n_faces == 0
+    assert s.objective == pytest.approx(mf.solve(X, Y, reg=REG).objective, abs=1e-6)
+    with pytest.warns(RuntimeWarning, match="NOT exact"):
+        cert = mf.certify(s, X, Y, reg=REG, max_faces=10)
+    assert not cert.certified
+
+
+def test_errors(sol3, tanh2, monkeypatch):
+    _, X, Y = problem(2)
+    with pytest.raises(ValueError, match="same number of rows"):
+        mf.solve(X, Y[:3], reg=REG)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        mf.solve(np.where(X > 0, np.nan, X), Y, reg=REG)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        mf.solve(X, np.full_like(Y, np.inf), reg=REG)
+    with pytest.raises(ValueError, match="2-D array"):
+        mf.solve(X[None], Y, reg=REG)
+    for bad in (0, -1, np.nan):
+        with pytest.raises(ValueError, match="reg must be"):
+            mf.solve(X, Y, reg=bad)
+    with pytest.raises(ValueError, match="unknown parametrization"):
+        mf.solve(X, Y, reg=REG, parametrization="ntk")
+    with pytest.raises(ValueError, match="unknown activation"):
+        mf.solve(X, Y, reg=REG, activation="gelu")
+    with pytest.raises(ValueError, match="J_N -> 0"):
+        mf.solve(X, Y, reg=REG, activation="relu2", parametrization="mean_field")
+    with pytest.raises(ValueError, match="relu2 in the standard parametrisation"):
+        mf.solve(X, Y, reg=REG, activation="relu2")
+    with pytest.raises(ValueError, match="tanh in the standard parametrisation"):
+        mf.solve(X, Y, reg=REG, activation="tanh")
+    with pytest.raises(ValueError, match="custom callable"):
+        mf.solve(X, Y, reg=REG, activation=lambda t: t.sigmoid())
+    with pytest.raises(ValueError, match="tol must be"):
+        mf.solve(X, Y, reg=REG, tol=0)
+    # the conic solver failing is reported with its status
+    monkeypatch.setattr(cp.Problem, "solve", lambda self, *a, **k: None)
+    monkeypatch.setattr(cp.Problem, "status", property(lambda self: "infeasible"))
+    with pytest.raises(mf.SolverFailed, match="status: infeasible"):
+        mf.solve(X, Y, reg=REG)
+    monkeypatch.undo()
+    # certify
+    with pytest.raises(ValueError, match="certify expects"):
+        mf.certify("net", X, Y, reg=REG)
+    with pytest.raises(ValueError, match="columns"):
+        mf.certify(([np.ones((3, 5))], np.ones((3, 2))), X, Y, reg=REG)
+    with pytest.raises(ValueError, match="readout must have shape"):
+        mf.certify(([np.ones((3, 3))], np.ones((3, 1))), X, Y, reg=REG)
+    with pytest.raises(ValueError, match="reg must be"):
+        mf.certify(sol3, *problem(3)[1:], reg=0)
+    # optimal_set_range
+    with pytest.raises(ValueError, match="expects a Solution"):
+        mf.optimal_set_range(sol3.params, np.eye(8))
+    with pytest.raises(ValueError, match="ReLU or linear"):
+        mf.optimal_set_range(tanh2, np.eye(4))
+    with pytest.raises(ValueError, match="functional must have 8 rows"):
+        mf.optimal_set_range(sol3, np.eye(4))
+    with pytest.raises(ValueError, match="width must be"):
+        tanh2.network_params(0)
+    with pytest.raises(ValueError, match="active_tol must be"):
+        mf.optimal_set_range(sol3, np.eye(8), active_tol=0)
+    with pytest.raises(ValueError, match="max_faces must be"):
+        mf.solve(X, Y, reg=REG, max_faces=0)
+    with pytest.raises(ValueError, match="max_iter must be"):
+        mf.solve(X, Y, reg=REG, max_iter=1.5)
+    with pytest.raises(ValueError, match="relu2 in the standard"):
+        mf.certify(sol3.params, *problem(3)[1:], reg=REG, activation="relu2")
+
+
+def test_progress_bar_is_silent_by_default(capsys):
+    _, X, Y = problem(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mf.solve(X, Y, reg=REG)
+    assert capsys.readouterr().err == ""
+
+
+def test_caratheodory_reduction_keeps_the_kernel():
+    _, X, Y = problem(3)
+    s = mf.solve(X, Y, reg=REG, bias=False)
+    L = reduce_inputs(X, False).L
+    v = s.atoms @ np.linalg.pinv(L).T
+    v4, m4 = np.vstack([v] * 4), np.concatenate([s.masses * w for w in (0.1, 0.2, 0.3, 0.4)])
+    vr, mr = mf._caratheodory(v4, m4, L, lambda z: np.maximum(z, 0))
+    assert len(mr) <= len(s.masses) and np.all(mr > 0)
+    relu = lambda V: np.maximum(V @ L.T, 0)  # noqa: E731
+    np.testing.assert_allclose((relu(vr).T * mr) @ relu(vr), s.kernel, atol=1e-9)
