@@ -42,6 +42,15 @@ TIE_TOL = 1e-9
 TIE_SLACK = 1e-9
 # Do not try more (r-1)-row subsets than this when searching for the rays.
 MAX_SUBSETS = 3_000_000
+# The signs of the rays decide the whole face list, and one wrong zero can drop whole chambers
+# (an underestimate of c, i.e. a bound that is not valid). Exact zeros of degenerate inputs come
+# out at rounding level (<= ZERO_TOL relative) and genuine nonzeros far above it; a preactivation
+# of a ray in (ZERO_TOL, AMBIGUOUS_VALUE], or a row subset or flat with smallest singular value in
+# (ZERO_TOL, AMBIGUOUS_RANK] (relative to max|L|), cannot be told apart from rounding reliably, so
+# such inputs are not enumerated (callers fall back to a search and certify nothing).
+ZERO_TOL = 1e-12
+AMBIGUOUS_VALUE = 1e-8
+AMBIGUOUS_RANK = 1e-6
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,13 +113,21 @@ def _sign_vectors(Y: np.ndarray, L: np.ndarray) -> np.ndarray:
     return np.where(np.abs(Y) <= tol, 0, np.sign(Y)).astype(np.int8)
 
 
+def _ambiguous(x: np.ndarray, scale: float, upper: float) -> bool:
+    """Whether some entry of ``x`` is too small to be nonzero for sure, too large to be rounding."""
+    a = np.abs(x)
+    return bool(np.any((a > ZERO_TOL * scale) & (a <= upper * scale)))
+
+
 def cocircuits(L: np.ndarray) -> np.ndarray | None:
     """Sign vectors of the rays (1-dimensional faces) of the arrangement, both orientations.
 
     A ray spans the null space of r-1 independent rows of L. Returns (n, P) int8, or None
-    when there are more than ``MAX_SUBSETS`` row subsets to try.
+    when there are more than ``MAX_SUBSETS`` row subsets to try, or when L is so close to a
+    degenerate configuration that the signs cannot be decided reliably (see ``ZERO_TOL``).
     """
     P, r = L.shape
+    scale = np.abs(L).max()
     if r == 1:
         U = np.ones((1, 1))
     else:
@@ -118,8 +135,12 @@ def cocircuits(L: np.ndarray) -> np.ndarray | None:
             return None
         subsets = np.array(list(combinations(range(P), r - 1)), dtype=np.intp)
         _, s, Vt = np.linalg.svd(L[subsets])
-        independent = s[:, -1] > SIGN_TOL * np.abs(L).max()
+        if _ambiguous(s[:, -1], scale, AMBIGUOUS_RANK):
+            return None
+        independent = s[:, -1] > SIGN_TOL * scale
         U = Vt[independent, -1, :]
+    if _ambiguous(U @ L.T, scale, AMBIGUOUS_VALUE):
+        return None
     sg = _sign_vectors(U @ L.T, L)
     sg = sg[np.any(sg != 0, axis=1)]
     return np.unique(np.vstack([sg, -sg]), axis=0)
@@ -199,9 +220,10 @@ def covectors(L: np.ndarray, max_faces: int = 300_000) -> tuple[np.ndarray, np.n
 def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = False) -> Arrangement | None:
     """Enumerate the faces of the arrangement of the rows of ``L`` (see module docstring).
 
-    Returns None when there are more than ``max_faces`` faces (then exact pricing is out of
-    reach and callers fall back to a search). With ``linear=True`` (identity activation)
-    there is a single face, the whole space.
+    Returns None when there are more than ``max_faces`` faces, or when the inputs are too
+    close to a degenerate configuration for the signs to be decided reliably (then exact
+    pricing is out of reach and callers fall back to a search). With ``linear=True``
+    (identity activation) there is a single face, the whole space.
     """
     P, r = L.shape
     if r == 0:
@@ -228,10 +250,17 @@ def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = F
             continue
         rows = np.nonzero(flats[idx])[1].reshape(idx.size, size)
         _, sv, Vt = np.linalg.svd(L[rows], full_matrices=True)
+        if _ambiguous(sv, scale, AMBIGUOUS_RANK):
+            return None
         ranks = np.sum(sv > SIGN_TOL * scale, axis=1)
         for f, rank, vt in zip(idx, ranks, Vt):
             flat_basis[f] = vt[rank:].T
     dims = np.array([flat_basis[f].shape[1] for f in flat_of])
+    # The faces cut the unit sphere S^{r-1} into cells (a face of dimension k gives a (k-1)-cell):
+    # inconsistent signs show up as a wrong Euler characteristic, or as a face of dimension 0.
+    f_k = np.bincount(dims, minlength=r + 1)
+    if f_k[0] or int(np.sum(f_k[1:] * (-1) ** np.arange(r))) != 1 + (-1) ** (r - 1):
+        return None
     blocks = []
     for k in np.unique(dims):
         idx = np.flatnonzero(dims == k)

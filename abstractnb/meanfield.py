@@ -505,8 +505,10 @@ def _solve_homogeneous(X, Y, reg, name, bias, parametrization, tol, progress, ma
     note = ("exact: c(Z) computed by enumerating all faces of the arrangement; the gap is a proof "
             "of global optimality up to floating-point error")
     if not exact_c:
-        note = (f"NOT certified: the arrangement has more than max_faces={max_faces} faces, so c(Z) "
-                "comes from a multistart search and may be underestimated; the lower bound is not a proof")
+        note = (f"NOT certified: the faces of the arrangement could not be enumerated (more than "
+                f"max_faces={max_faces}, or inputs too close to a degenerate configuration to decide the "
+                "signs reliably), so c(Z) comes from a multistart search and may be underestimated; the "
+                "lower bound is not a proof")
         warnings.warn(f"solve: {note}", RuntimeWarning, stacklevel=3)
     atoms = L @ v.T if r else np.zeros((P, 0))
     params, hidden = ([W0], A0), Hn
@@ -726,9 +728,9 @@ def _solve_tanh(X, Y, reg, bias, tol, progress, max_iter, solver, solver_options
     lb = reg * (2 * np.sum(Z * Y) - gamma * np.sum(Z * Z) + Em[0])
     dirs = v @ V.T
     readout = Phi.T @ Z
-    note = ("tanh, mean-field: the N -> infinity optimum J_MF(pi*), a lower bound for every finite "
-            "mean-field network; the dual bound uses min_v V(v) from a multistart local search, so it is "
-            "NOT a proof (certified=False)")
+    note = ("tanh, mean-field: J_MF(pi) of the measure found, the N -> infinity optimum (a lower bound for "
+            "every finite mean-field network) only if the search below found the global min of V; the dual "
+            "bound uses min_v V(v) from a multistart local search, so it is NOT a proof (certified=False)")
     return Solution(
         objective=float(J), lower_bound=float(lb), gap=float(J - lb), certified=False, kernel=Kern,
         atoms=(L @ v.T).T.copy(), masses=pv, directions=dirs, dual=Z, output=F, params=([dirs], readout),
@@ -752,7 +754,9 @@ class Certificate:
     gap : float
         ``objective - lower_bound`` (>= 0 up to rounding when ``exact``).
     certified : bool
-        ``exact`` and ``gap <= gap_tol * max(1, objective)``: the network is a global minimum.
+        ``exact`` and ``gap <= gap_tol * max(1, objective)``: with ``scope='global'`` the network
+        is a global minimum; with ``scope='last layer'`` its last hidden layer and readout are
+        optimal given the earlier layers (a statement about the last layer only).
     dual : (P, K) array
         :math:`Z_0 = (Y - F)/(P\lambda)` of the network.
     scale : float
@@ -895,7 +899,8 @@ def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: boo
     if exact_c:
         note = "exact pricing: the lower bound is a proof"
     else:
-        note = ("NOT exact: too many faces to enumerate, c(Z) from a search (possibly underestimated), "
+        note = ("NOT exact: the faces could not be enumerated (too many, or inputs too close to degenerate), "
+                "c(Z) from a search (possibly underestimated), "
                 "so the lower bound is not a proof")
         warnings.warn(f"certify: {note}", RuntimeWarning, stacklevel=2)
     if scope != "global":
@@ -937,11 +942,11 @@ class OptimalRange:
     ----------
     min, max : float
     exact : bool
-        True when the range is exact (up to solver tolerance): faces enumerated and every
-        continuum of active atoms is a cone with at most 4 extreme rays, where the
-        completely positive cone equals the doubly nonnegative one. Otherwise ``min``/``max``
-        are outer bounds (they contain the true range) or, without face enumeration, inner
-        estimates from sampled atoms (see ``note``).
+        True when the range is exact (up to solver tolerance): the solution is certified, faces
+        enumerated and every continuum of active atoms is a cone with at most 4 extreme rays,
+        where the completely positive cone equals the doubly nonnegative one. Otherwise
+        ``min``/``max`` are outer bounds (they contain the true range) or, without face
+        enumeration or a certified solution, only estimates (see ``note``).
     kernels : ((P, P) array, (P, P) array)
         Optimal kernels attaining ``min`` and ``max``.
     n_cones : int
@@ -1040,8 +1045,14 @@ def optimal_set_range(solution: Solution, functional, *, active_tol: float = 1e-
         pr = search_price(L, Z, threshold=solution.max_dual_constraint - active_tol, starts=own,
                           max_directions=10_000)
         cones = [(d[None], "cone") for d in pr.directions]
-        note = ("NOT exact: too many faces to enumerate; active atoms from a search, so the range is an "
-                "inner estimate")
+        note = ("NOT exact: the faces could not be enumerated (too many, or inputs too close to degenerate); "
+                "active atoms from a search, so the range is an inner estimate")
+        warnings.warn(f"optimal_set_range: {note}", RuntimeWarning, stacklevel=2)
+    if not solution.certified:
+        # Without a certificate the dual point need not be Z*: its active atoms can be the wrong ones.
+        exact = False
+        note = (f"NOT exact: the solution is not certified optimal (gap {solution.gap:.2e}), so its dual "
+                "point need not be Z* and the range can miss the global minima")
         warnings.warn(f"optimal_set_range: {note}", RuntimeWarning, stacklevel=2)
     n_active = len(cones)
     # The solution's own atoms are active too; adding them guards against a tolerance miss.

@@ -414,3 +414,47 @@ def test_caratheodory_reduction_keeps_the_kernel():
     assert len(mr) <= len(s.masses) and np.all(mr > 0)
     relu = lambda V: np.maximum(V @ L.T, 0)  # noqa: E731
     np.testing.assert_allclose((relu(vr).T * mr) @ relu(vr), s.kernel, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------- regressions (review)
+@pytest.mark.parametrize("delta", [1e-9, 3e-10])
+def test_near_degenerate_inputs_are_not_certified(delta):
+    # Rows 2 and 3 differ by ~delta: X has a singular value ~delta, kept by reduce_inputs, but every
+    # preactivation along it is below the sign tolerance. The rays' signs used to come out all zero:
+    # no faces, c(Z) = 0, and the zero network (J = 0.75) was "certified" although J* ~ 0.39.
+    X = np.array([[1.0, 1.0, 0.0], [1.0, -1.0, -1.0], [1.0, -1.0 - delta, -1.0 + delta]])
+    Y = np.array([[1.0], [-1.0], [0.5]])
+    L = reduce_inputs(X, False).L
+    assert L.shape[1] == 3 and arrangement.enumerate_faces(L) is None
+    with pytest.warns(RuntimeWarning, match="NOT certified"):
+        s = mf.solve(X, Y, reg=REG, bias=False)
+    assert not s.certified and not s.exact_pricing
+    Xr = X.copy()
+    Xr[2] = [1.0, -1.0, -1.0]
+    assert s.objective == pytest.approx(mf.solve(Xr, Y, reg=REG, bias=False).objective, abs=1e-6)
+    with pytest.warns(RuntimeWarning, match="NOT exact"):
+        cert = mf.certify(([np.zeros((1, 3))], np.zeros((1, 1))), X, Y, reg=REG, bias=False)
+    assert not cert.certified and cert.lower_bound < 0.75 - 0.1
+
+
+def test_face_enumeration_passes_the_euler_check_or_gives_up():
+    # A face of dimension k meets the unit sphere in a (k-1)-cell: sum_k (-1)^(k-1) f_k = chi(S^(r-1)).
+    rng = np.random.default_rng(0)
+    for X, bias in ((tasks.binary_latents(4), True), (tasks.binary_latents(3), False),
+                    (rng.integers(-1, 2, (9, 3)).astype(float), True), (rng.standard_normal((7, 2)), False)):
+        L = reduce_inputs(X, bias).L
+        arr = arrangement.enumerate_faces(L)
+        r = L.shape[1]
+        f = np.bincount(arr.dims, minlength=r + 1)
+        assert f[0] == 0 and sum((-1) ** (k - 1) * f[k] for k in range(1, r + 1)) == 1 + (-1) ** (r - 1)
+
+
+def test_optimal_set_range_of_an_uncertified_solution_is_not_exact():
+    # After one round the dual point is not Z*: its "active" atoms are the wrong ones.
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
+    s = mf.solve(X, Y, reg=REG, max_iter=1)
+    assert not s.certified
+    with pytest.warns(RuntimeWarning, match="not certified optimal"):
+        rng_ = mf.optimal_set_range(s, np.eye(8))
+    assert not rng_.exact
