@@ -64,9 +64,10 @@ from . import objective as _obj
 from ._validate import as_matrix, positive, positive_int
 from .activations import get_activation
 from .arrangement import Arrangement, enumerate_faces, price, search_price
-from .preactivations import reduce_inputs
+from .preactivations import reduce_inputs, ridge_readout
 
-__all__ = ["Solution", "Certificate", "OptimalRange", "SolverFailed", "solve", "certify", "optimal_set_range"]
+__all__ = ["Solution", "Certificate", "OptimalRange", "SolverFailed", "solve", "certify", "optimal_set_range",
+           "dual_value"]
 
 GAP_TOL = 1e-6
 
@@ -331,17 +332,16 @@ class Solution:
         :math:`j` (largest remainders) with the optimal readout for that measure; its :math:`J`
         is >= ``objective`` and tends to it as the width grows.
         """
-        P = self.X.shape[0]
         if self.activation == "tanh":
             N = 1000 if width is None else positive_int(width, "width")
             counts = _round_counts(self.masses, N)
             W = np.repeat(self.directions, counts, axis=0)
             if W.shape[0] == 0:
                 W = np.zeros((1, self.directions.shape[1]))
-            Phi = np.tanh(_obj.augment(self.X, self.bias) @ W.T)
-            Kern = Phi @ Phi.T / W.shape[0]
-            Zr = np.linalg.solve(Kern + P * self.reg * np.eye(P), self.Y)
-            return [W], Phi.T @ Zr
+            Phi = _phi("tanh")(_obj.augment(self.X, self.bias) @ W.T)
+            # Mean-field readout = sqrt(N) x the standard ridge readout of Phi / sqrt(N).
+            root_n = np.sqrt(W.shape[0])
+            return [W], root_n * ridge_readout(Phi / root_n, self.Y, self.reg)
         n = self.n_atoms
         N = max(n, 1) if width is None else positive_int(width, "width")
         if N < n:
@@ -591,6 +591,20 @@ def _exact_c(arr, L, Z, exact, seed, starts):
     return pr.value, pr.exact and exact, pr.witness
 
 
+def dual_value(Z, Y, reg: float) -> float:
+    r"""The dual objective :math:`\mathcal D(Z) = \lambda\big(2\operatorname{tr}(Z^\top Y) - P\lambda\|Z\|_F^2\big)`.
+
+    A lower bound on :math:`J` of every network whenever
+    :math:`\max_{|v|=1}\|Z^\top\phi(Lv)\| \le 1` (homogeneous :math:`\phi`); equal to
+    :math:`J^*` at :math:`Z^*`. ``Z`` and ``Y`` have shape (P, K).
+    """
+    Z = np.asarray(Z, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    if Z.shape != Y.shape:
+        raise ValueError(f"Z and Y must have the same shape (P, K); got {Z.shape} and {Y.shape}")
+    return float(reg * (2 * np.sum(Z * Y) - Y.shape[0] * reg * np.sum(Z * Z)))
+
+
 def _dual_bound(Z0, Y, reg, gamma, c):
     r"""Best bound D(t Z0) along the ray, with the feasibility scale t <= 1/c; returns (D, t)."""
     a = float(np.sum(Z0 * Y))
@@ -600,7 +614,7 @@ def _dual_bound(Z0, Y, reg, gamma, c):
     t = a / (gamma * q)
     if c > 0:
         t = min(t, 1.0 / c)
-    return reg * (2 * t * a - gamma * t * t * q), t
+    return dual_value(t * Z0, Y, reg), t
 
 
 def _dedupe_against(new: np.ndarray, old: np.ndarray, tol: float = 1e-9) -> np.ndarray:

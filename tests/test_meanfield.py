@@ -458,3 +458,13 @@ def test_optimal_set_range_of_an_uncertified_solution_is_not_exact():
     with pytest.warns(RuntimeWarning, match="not certified optimal"):
         rng_ = mf.optimal_set_range(s, np.eye(8))
     assert not rng_.exact
+
+
+def test_dual_value_is_a_lower_bound_and_tight_at_the_optimum(sol3):
+    _, X, Y = problem(3)
+    assert mf.dual_value(sol3.dual, Y, REG) == pytest.approx(sol3.objective, rel=1e-9)
+    # Any rescaling of a feasible dual point stays below J*.
+    for t in (0.5, 0.9):
+        assert mf.dual_value(t * sol3.dual, Y, REG) < sol3.objective
+    with pytest.raises(ValueError, match="same shape"):
+        mf.dual_value(sol3.dual[:, :1], Y, REG)
