@@ -17,7 +17,12 @@ def as_matrix(A, name: str, *, rows: int | None = None, cols: int | None = None)
     A 1-D array is read as a single column. Raises ``ValueError`` on a wrong
     number of dimensions, a mismatched size, or a NaN/inf entry.
     """
-    A = np.asarray(A, dtype=float)
+    if np.iscomplexobj(A):
+        raise TypeError(f"{name} must be real; got a complex array (take .real or abs() first)")
+    try:
+        A = np.asarray(A, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array of real numbers; got {type(A).__name__} ({err})") from None
     if A.ndim == 1:
         A = A[:, None]
     if A.ndim != 2:
@@ -45,22 +50,52 @@ def as_latents(S) -> np.ndarray:
     return S
 
 
+def as_bool(flag, name: str) -> bool:
+    """``flag`` as a bool; anything but True/False (or a numpy bool) is a TypeError.
+
+    A string such as ``"no"`` is truthy in Python, so accepting it would silently mean True.
+    """
+    if isinstance(flag, (bool, np.bool_)):
+        return bool(flag)
+    raise TypeError(f"{name} must be True or False; got {flag!r} ({type(flag).__name__})")
+
+
+def as_seed(seed, name: str = "seed") -> int:
+    """A reproducible seed: an integer >= 0 (None would draw fresh entropy, silently unseeded)."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer >= 0 (results are reproducible only with an "
+                        f"explicit seed); got {seed!r} ({type(seed).__name__})")
+    if seed < 0:
+        raise ValueError(f"{name} must be >= 0; got {seed}")
+    return int(seed)
+
+
+def _real_scalar(x, name: str) -> float:
+    if isinstance(x, (complex, np.complexfloating)):
+        raise TypeError(f"{name} must be a real number; got {x!r}")
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number; got {x!r} ({type(x).__name__})") from None
+
+
 def positive(x, name: str) -> float:
-    x = float(x)
+    x = _real_scalar(x, name)
     if not np.isfinite(x) or x <= 0:
         raise ValueError(f"{name} must be a finite number > 0; got {x}")
     return x
 
 
 def nonnegative(x, name: str) -> float:
-    x = float(x)
+    x = _real_scalar(x, name)
     if not np.isfinite(x) or x < 0:
         raise ValueError(f"{name} must be a finite number >= 0; got {x}")
     return x
 
 
 def positive_int(n, name: str, minimum: int = 1) -> int:
-    if isinstance(n, bool) or int(n) != n:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer, float, np.floating)) \
+            or not np.isfinite(n) or int(n) != n:
         raise ValueError(f"{name} must be an integer; got {n!r}")
     n = int(n)
     if n < minimum:

@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import combinations
 from math import comb
+import time
 
 import numpy as np
 from scipy.optimize import linprog
@@ -93,6 +94,11 @@ class Arrangement:
     @property
     def n_faces(self) -> int:
         return int(self.signs.shape[0])
+
+    def scaled(self, a: float) -> "Arrangement":
+        """The arrangement of ``a * L`` (a > 0): the same faces, features scaled by ``a``."""
+        blocks = tuple(FaceBlock(b.index, b.basis, a * b.features) for b in self.blocks)
+        return Arrangement(a * self.L, self.signs, self.dims, blocks, self.linear)
 
     def rays(self) -> np.ndarray:
         """Unit directions of the 1-dimensional faces, (n_rays, r), oriented inside their face."""
@@ -166,8 +172,10 @@ def _masks(sg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pos, neg
 
 
-def covectors(L: np.ndarray, max_faces: int = 300_000) -> tuple[np.ndarray, np.ndarray] | None:
-    """All nonzero covectors (sign vectors of faces) of the rows of L, or None above ``max_faces``.
+def covectors(L: np.ndarray, max_faces: int = 300_000,
+              deadline: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """All nonzero covectors (sign vectors of faces) of the rows of L, or None above ``max_faces``
+    (or once ``time.perf_counter()`` passes ``deadline``).
 
     Every covector of an oriented matroid is a composition :math:`C_1\\circ\\cdots\\circ C_k` of
     cocircuits (:math:`(X\\circ C)_\\mu = X_\\mu` if :math:`X_\\mu \\ne 0` else :math:`C_\\mu`),
@@ -189,8 +197,12 @@ def covectors(L: np.ndarray, max_faces: int = 300_000) -> tuple[np.ndarray, np.n
     fp, fn = cp[partial], cn[partial]
     chunk = max(1, 4_000_000 // max(cp.size, 1))
     while fp.size:
+        if deadline is not None and time.perf_counter() > deadline:
+            return None
         new = []
         for i in range(0, fp.size, chunk):
+            if deadline is not None and time.perf_counter() > deadline:
+                return None
             xp, xn = fp[i:i + chunk, None], fn[i:i + chunk, None]
             # A face Y of dimension k is X∘C for a facet X of Y and a ray C of cl(Y): both conform
             # to Y, so pairs with opposite signs somewhere can be skipped.
@@ -217,10 +229,12 @@ def covectors(L: np.ndarray, max_faces: int = 300_000) -> tuple[np.ndarray, np.n
     return sg, pos | neg
 
 
-def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = False) -> Arrangement | None:
+def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = False,
+                    deadline: float | None = None) -> Arrangement | None:
     """Enumerate the faces of the arrangement of the rows of ``L`` (see module docstring).
 
-    Returns None when there are more than ``max_faces`` faces, or when the inputs are too
+    Returns None when there are more than ``max_faces`` faces, when ``time.perf_counter()``
+    passes ``deadline`` before the enumeration ends, or when the inputs are too
     close to a degenerate configuration for the signs to be decided reliably (then exact
     pricing is out of reach and callers fall back to a search). With ``linear=True``
     (identity activation) there is a single face, the whole space.
@@ -231,7 +245,7 @@ def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = F
     if linear:
         blk = FaceBlock(np.array([0]), np.eye(r)[None], L[None].copy())
         return Arrangement(L, np.ones((1, P), np.int8), np.array([r]), (blk,), True)
-    out = covectors(L, max_faces)
+    out = covectors(L, max_faces, deadline)
     if out is None:
         return None
     sg, support = out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_latents, positive_int
+from ._validate import as_latents, as_seed, positive_int
 from .activations import get_activation
 
 
@@ -21,8 +21,16 @@ def whitened(S) -> np.ndarray:
     r"""One orthogonal input per condition: :math:`X = \sqrt{D}\, I_P`, shape (P, P).
 
     The input kernel :math:`XX^\top = D\,I` carries no trace of the latent structure.
+    Each row of ``S`` must be a distinct condition (a ValueError names the repeated rows):
+    two copies of one condition would otherwise get different one-hot inputs, and the
+    network could tell apart what the latents say is the same stimulus.
     """
     S = as_latents(S)
+    _, first, inverse = np.unique(S, axis=0, return_index=True, return_inverse=True)
+    if first.size < S.shape[0]:
+        dup = [i for i in range(S.shape[0]) if i != first[inverse.ravel()[i]]]
+        raise ValueError(f"S (latents) repeats conditions (rows {dup} repeat earlier rows); "
+                         "whitened inputs give one orthogonal input per distinct condition")
     return np.sqrt(S.shape[1]) * np.eye(S.shape[0])
 
 
@@ -35,7 +43,7 @@ def random_embedding(S, dim: int, activation="relu", seed: int = 0) -> np.ndarra
     S = as_latents(S)
     dim = positive_int(dim, "dim")
     phi = get_activation(activation)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(as_seed(seed))
     D = S.shape[1]
     M = rng.standard_normal((dim, D))
     b = rng.standard_normal(dim)

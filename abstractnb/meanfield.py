@@ -61,20 +61,83 @@ from typing import Callable
 import numpy as np
 
 from . import objective as _obj
-from ._validate import as_matrix, positive, positive_int
+from ._validate import as_bool, as_matrix, as_seed, positive, positive_int
 from .activations import get_activation
-from .arrangement import Arrangement, enumerate_faces, price, search_price
+from .arrangement import Arrangement, Pricing, enumerate_faces, price, search_price
 from .preactivations import reduce_inputs, ridge_readout
 
 __all__ = ["Solution", "Certificate", "OptimalRange", "SolverFailed", "solve", "certify", "optimal_set_range",
-           "dual_value"]
+           "dual_value", "relative_gap", "GAP_TOL"]
 
+#: A result is *certified* when its lower bound is a proof (exact pricing) and its gap is
+#: at most ``GAP_TOL`` relative to its own objective: ``J - bound <= GAP_TOL * J``, i.e. the
+#: network is within a factor ``1 + GAP_TOL`` of :math:`J^*` (after Issue 16: an absolute
+#: 1e-6 certified networks twice as bad as the optimum on problems with J << 1).
 GAP_TOL = 1e-6
+#: Default stopping tolerance of :func:`solve`: relative duality gap of the column generation
+#: (a hundred times below ``GAP_TOL``, so that a converged solve is certified with room to spare).
+SOLVE_TOL = 1e-8
+#: Stopping tolerance of the refinement in :func:`certify` (relative gap of its own master),
+#: and its most rounds (it stops earlier, "stalled", once within GAP_TOL / 10).
+REFINE_TOL = 1e-10
+REFINE_ROUNDS = 100
+#: Column generation stops as "stalled" once certified and this many rounds have not shrunk
+#: the gap by 10 %: more rounds then buy nothing the verdict needs (Issue 16 measured minutes
+#: of rounds with no smaller final gap on multi-output problems).
+STALL_ROUNDS = 8
 
 
 def _reduced(X, bias):
     red = reduce_inputs(X, bias)
     return red.L, red.V
+
+
+def relative_gap(objective: float, lower_bound: float) -> float:
+    r"""``(objective - lower_bound) / objective``: how far above :math:`J^*` a network can be,
+    as a fraction of its own objective (0 when both are 0, inf when only the objective is)."""
+    gap = objective - lower_bound
+    if objective > 0:
+        return float(gap / objective)
+    return 0.0 if gap <= 0 else float("inf")
+
+
+def _certified(exact: bool, objective: float, lower_bound: float, gap_tol: float = GAP_TOL) -> bool:
+    """The one verdict: a proof (exact pricing) and a relative gap within ``gap_tol``."""
+    return bool(exact and relative_gap(objective, lower_bound) <= gap_tol)
+
+
+@dataclass(frozen=True)
+class _Units:
+    r"""The problem in internal units: :math:`\hat L = L/s_L`, :math:`\hat Y = Y/s_Y`,
+    :math:`\hat\lambda = \lambda/(s_L s_Y)` is the same problem, with
+    :math:`J = s_Y^2\hat J`, masses :math:`m = (s_Y/s_L)\hat m` and dual points
+    :math:`Z = \hat Z/s_L` (a feature :math:`h = \phi(Lv)` scales with :math:`s_L`, an output
+    vector with :math:`s_Y`). Working at unit scale makes every absolute threshold inside the
+    solver (conic tolerances, support cut-offs) independent of the units of X and Y.
+    """
+
+    L: np.ndarray
+    Y: np.ndarray
+    reg: float
+    sL: float
+    sY: float
+
+
+def _normalise(L: np.ndarray, Y: np.ndarray, reg: float) -> _Units:
+    # L = U diag(s) from the SVD, so its first column's norm is the top singular value.
+    sL = float(np.linalg.norm(L[:, 0])) if L.shape[1] else 1.0
+    sY = float(np.sqrt(np.sum(Y * Y) / Y.shape[0])) or 1.0
+    return _Units(L / sL, Y / sY, reg / (sL * sY), sL, sY)
+
+
+def _deadline(time_limit) -> float | None:
+    if time_limit is None:
+        return None
+    return time.perf_counter() + positive(time_limit, "time_limit")
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() > deadline
 
 
 class SolverFailed(ValueError):
@@ -117,6 +180,22 @@ def _check_problem(X, Y, reg, parametrization):
 
 
 # ----------------------------------------------------------------------------- conic master problems
+def _check_solver(solver, solver_options) -> tuple[str, dict]:
+    """A conic solver cvxpy has installed, and a dict of options for it."""
+    import cvxpy as cp
+
+    if not isinstance(solver, str):
+        raise TypeError(f"solver must be the name of a cvxpy solver (e.g. 'CLARABEL'); got {solver!r}")
+    installed = cp.installed_solvers()
+    if solver.upper() not in installed:
+        raise ValueError(f"solver {solver!r} is not an installed cvxpy solver; installed: {installed}")
+    if solver_options is None:
+        solver_options = {}
+    if not isinstance(solver_options, dict) or not all(isinstance(k, str) for k in solver_options):
+        raise TypeError(f"solver_options must be a dict of keyword options; got {solver_options!r}")
+    return solver.upper(), dict(solver_options)
+
+
 def _run(prob, solver: str, solver_options: dict | None):
     """Solve a cvxpy problem with Clarabel (falls back to SCS); returns the solver used."""
     import cvxpy as cp
@@ -135,6 +214,9 @@ def _run(prob, solver: str, solver_options: dict | None):
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Solution may be inaccurate")
                 prob.solve(solver=name, **kw)
+        except TypeError as err:
+            # The backends reject unknown keywords with their own TypeError; name the culprit.
+            raise ValueError(f"solver_options {sorted(opts)} not accepted by {name}: {err}") from None
         except cp.error.SolverError as err:
             status = f"solver error ({err})"
             continue
@@ -148,12 +230,17 @@ def _run(prob, solver: str, solver_options: dict | None):
 
 
 def _group_lasso(H, Y, reg, solver, solver_options):
-    r"""min_B (1/P)||H B - Y||^2 + 2 reg sum_j ||B_j||  (rows B_j = b_j)."""
+    r"""min_B (1/P)||H B - Y||^2 + 2 reg sum_j ||B_j||  (rows B_j = b_j).
+
+    Solved divided by ``reg``: at the optimum the residual is :math:`P\lambda Z` and the
+    penalty :math:`O(\lambda)`, so the scaled objective is :math:`O(1)` for every ``reg`` and
+    the conic solver's absolute tolerances mean the same thing at ``reg = 1e-9`` and ``1``.
+    """
     import cvxpy as cp
 
     P, n = H.shape
     B = cp.Variable((n, Y.shape[1]))
-    obj = cp.sum_squares(H @ B - Y) / P + 2 * reg * cp.sum(cp.norm(B, 2, axis=1))
+    obj = cp.sum_squares(H @ B - Y) / (P * reg) + 2 * cp.sum(cp.norm(B, 2, axis=1))
     prob = cp.Problem(cp.Minimize(obj))
     used = _run(prob, solver, solver_options)
     return np.asarray(B.value, dtype=float), used
@@ -246,9 +333,11 @@ class Solution:
         Dual bound: ReLU/linear :math:`D(tZ)` with :math:`c(Z)` computed exactly (when
         ``exact_pricing``); tanh the search-based bound of the module docstring.
     gap : float
-        ``objective - lower_bound``.
+        ``objective - lower_bound`` (absolute; :attr:`relative_gap` divides it by ``objective``).
     certified : bool
-        True iff the pricing was exact and ``gap <= 1e-6 * max(1, objective)``; never True for tanh.
+        True iff the pricing was exact and ``gap <= GAP_TOL * objective`` (relative gap at most
+        ``GAP_TOL`` = 1e-6: the network is within a factor 1 + 1e-6 of :math:`J^*`); never True
+        for tanh.
     kernel : (P, P) array
         Optimal hidden kernel. ReLU standard: :math:`\Sigma = \sum_j m_j h_jh_j^\top = HH^\top` of
         the rebuilt network; mean-field: :math:`HH^\top/N` (same matrix for ReLU).
@@ -278,6 +367,10 @@ class Solution:
         Whether :math:`c(Z)` came from the exact face enumeration.
     iterations, n_faces, time, solver :
         Column-generation rounds, faces enumerated (0 if none), seconds, conic solver used.
+    stop_reason : str
+        Why the column generation stopped: ``"converged"`` (relative gap or dual constraint
+        within ``tol``), ``"stalled"`` (certified, and more rounds stopped shrinking the gap),
+        ``"max_iter"``, ``"time_limit"``, or ``"zero network"``.
     reg, activation, bias, parametrization, X, Y :
         The problem.
     note : str
@@ -310,14 +403,21 @@ class Solution:
     Y: np.ndarray = field(repr=False)
     note: str = ""
     arrangement: Arrangement | None = field(default=None, repr=False)
+    stop_reason: str = ""
 
     @property
     def n_atoms(self) -> int:
         return int(self.masses.size)
 
+    @property
+    def relative_gap(self) -> float:
+        """``gap / objective`` (see :func:`relative_gap`)."""
+        return relative_gap(self.objective, self.lower_bound)
+
     def __repr__(self) -> str:
         return (f"Solution(objective={self.objective:.10g}, lower_bound={self.lower_bound:.10g}, "
-                f"gap={self.gap:.2e}, certified={self.certified}, n_atoms={self.n_atoms}, "
+                f"gap={self.gap:.2e}, relative_gap={self.relative_gap:.2e}, "
+                f"certified={self.certified}, n_atoms={self.n_atoms}, "
                 f"activation={self.activation!r}, bias={self.bias}, parametrization={self.parametrization!r}, "
                 f"reg={self.reg:g}, P={self.X.shape[0]}, K={self.Y.shape[1]}, iterations={self.iterations}, "
                 f"n_faces={self.n_faces}, time={self.time:.2f}s)")
@@ -400,8 +500,9 @@ def _phi(name: str) -> Callable[[np.ndarray], np.ndarray]:
 
 # ----------------------------------------------------------------------------- solve
 def solve(X, Y, *, reg: float, activation="relu", bias: bool = True, parametrization: str = "standard",
-          tol: float = 1e-8, progress: bool = False, max_iter: int = 100, max_faces: int = 300_000,
-          solver: str = "CLARABEL", solver_options: dict | None = None, seed: int = 0) -> Solution:
+          tol: float = SOLVE_TOL, progress: bool = True, max_iter: int = 100, max_faces: int = 300_000,
+          solver: str = "CLARABEL", solver_options: dict | None = None, seed: int = 0,
+          time_limit: float | None = None) -> Solution:
     r"""Global minimum of the one-hidden-layer objective, with a duality-gap certificate.
 
     Parameters
@@ -413,15 +514,23 @@ def solve(X, Y, *, reg: float, activation="relu", bias: bool = True, parametriza
         :math:`J^*`), or ``tanh`` (mean-field only: the :math:`N\to\infty` optimum)
     bias : whether units have a bias (a weight on a constant input)
     parametrization : ``standard`` or ``mean_field``
-    tol : stop when the dual constraint :math:`c(Z) \le 1 + \text{tol}` (ReLU) or the
-        relative search gap is below ``tol`` (tanh)
-    progress : show a tqdm bar over column-generation rounds
+    tol : stop when the relative duality gap of the column generation is below ``tol``, or
+        the dual constraint :math:`c(Z) \le 1 + \text{tol}` (ReLU); the relative search gap
+        (tanh)
+    progress : show a tqdm bar over column-generation rounds (it appears only after 2 s)
     max_iter : most column-generation rounds
     max_faces : largest arrangement enumerated for exact pricing; above it the pricing is a
         search and the result is not certified (a warning says so)
     solver : cvxpy solver for the master problem (``CLARABEL``, falling back to ``SCS``)
     solver_options : extra keyword options for the solver
     seed : for the random starts of searches
+    time_limit : seconds (None: no limit). When it is spent (in the face enumeration or the
+        column generation) the best network and bound found so far are returned, with
+        ``stop_reason="time_limit"``; the result is certified only if its gap already is.
+
+    The problem is solved in internal units (inputs and targets scaled to unit size, the
+    weight decay rescaled to match, see ``_Units``), so that the verdict does not depend on the
+    units of X and Y; the result is in the caller's units.
 
     Returns
     -------
@@ -432,40 +541,52 @@ def solve(X, Y, *, reg: float, activation="relu", bias: bool = True, parametriza
     ValueError
         bad shapes or values, an activation/parametrisation without a convex formulation, or
         (:class:`SolverFailed`) a master problem the conic solver could not solve.
+    TypeError
+        complex or non-numeric arrays, a non-bool ``bias``, a seed that is not an integer.
     """
+    deadline = _deadline(time_limit)
     X, Y, reg = _check_problem(X, Y, reg, parametrization)
     name = _check_activation(activation, parametrization)
+    bias = as_bool(bias, "bias")
+    progress = as_bool(progress, "progress")
     tol = positive(tol, "tol")
     max_iter = positive_int(max_iter, "max_iter")
     max_faces = positive_int(max_faces, "max_faces")
+    seed = as_seed(seed)
+    solver, solver_options = _check_solver(solver, solver_options)
     if name == "tanh":
-        return _solve_tanh(X, Y, reg, bias, tol, progress, max_iter, solver, solver_options, seed)
+        return _solve_tanh(X, Y, reg, bias, tol, progress, max_iter, solver, solver_options, seed, deadline)
     return _solve_homogeneous(X, Y, reg, name, bias, parametrization, tol, progress, max_iter, max_faces,
-                              solver, solver_options, seed)
+                              solver, solver_options, seed, deadline)
 
 
 def _solve_homogeneous(X, Y, reg, name, bias, parametrization, tol, progress, max_iter, max_faces,
-                       solver, solver_options, seed) -> Solution:
+                       solver, solver_options, seed, deadline) -> Solution:
     t0 = time.perf_counter()
     P = X.shape[0]
     phi = _phi(name)
     L, V = _reduced(X, bias)
     r = L.shape[1]
-    arr = enumerate_faces(L, max_faces=max_faces, linear=(name == "linear")) if r else None
+    u = _normalise(L, Y, reg)
+    arr = enumerate_faces(u.L, max_faces=max_faces, linear=(name == "linear"),
+                          deadline=deadline) if r else None
     exact = arr is not None or r == 0
+    out_of_time = not exact and _past(deadline)
     rng = np.random.default_rng(seed)
     if arr is not None and not arr.linear:
         cand = arr.rays()
     else:
         cand = rng.standard_normal((max(64, 8 * r), r)) if r else np.zeros((0, 0))
         if r and name == "relu":
-            cand = np.vstack([cand, np.linalg.pinv(L).T])
+            cand = np.vstack([cand, np.linalg.pinv(u.L).T])
         cand = cand / np.maximum(np.linalg.norm(cand, axis=1, keepdims=True), 1e-300)
+    run = None
     if r:
-        cand, mass, it, used, (Z_cg, pr_cg) = _column_generation(L, Y, reg, phi, arr, cand, tol, max_iter,
-                                                                 solver, solver_options, seed, progress)
+        run = _column_generation(u, phi, arr, cand, tol, max_iter, solver, solver_options, seed,
+                                 progress, deadline)
+        cand, mass, it, used = run.directions, run.masses * (u.sY / u.sL), run.rounds, run.solver
     else:
-        cand, mass, it, used, Z_cg, pr_cg = np.zeros((0, 0)), np.zeros(0), 0, "none", None, None
+        cand, mass, it, used = np.zeros((0, 0)), np.zeros(0), 0, "none"
     gamma = P * reg
     # Drop atoms whose share of the output, m_j ||h_j|| (||Z^T h_j|| = 1), is at rounding level.
     share = mass * np.linalg.norm(phi(cand @ L.T), axis=1) if r else mass
@@ -492,23 +613,29 @@ def _solve_homogeneous(X, Y, reg, name, bias, parametrization, tol, progress, ma
     J = _obj.objective(X, Y, [W0], A0, reg=reg, activation=name, bias=bias, parametrization="standard")
     F, (Hn,) = _obj.forward(X, [W0], A0, activation=name, bias=bias, parametrization="standard")
     Z = (Y - F) / gamma
-    if pr_cg is not None and pr_cg.exact and np.abs(Z - Z_cg).max() <= 1e-9 * max(np.abs(Z).max(), 1e-300):
-        # The last priced dual point is the network's own up to rounding: any priced Z gives a
-        # valid bound, so reuse it rather than pricing again.
-        c, exact_c = pr_cg.value, True
-        lb, _ = _dual_bound(Z_cg, Y, reg, gamma, c)
-    else:
-        c, exact_c, _ = _exact_c(arr, L, Z, exact, seed, v)
-        lb, _ = _dual_bound(Z, Y, reg, gamma, c)
-    gap = J - lb
-    certified = bool(exact_c and gap <= GAP_TOL * max(1.0, abs(J)))
+    # c(Z) of the network's own dual point (what `dual` and `max_dual_constraint` report) ...
+    c, exact_c, _ = _exact_c(arr, u.L, Z * u.sL, exact, seed, v)
+    lb, _ = _dual_bound(Z, Y, reg, gamma, c)
+    # ... and the best exactly priced dual point of the column generation: every priced dual
+    # point gives a valid bound, so keep the better one (for large targets (Y - F)/gamma is
+    # the worse conditioned of the two).
+    if run is not None and run.pricing is not None and run.pricing.exact == exact_c:
+        lb = max(lb, _dual_bound(run.dual / u.sL, Y, reg, gamma, run.pricing.value)[0])
+    certified = _certified(exact_c, J, lb)
+    reason = run.reason if run is not None else "zero network"
     note = ("exact: c(Z) computed by enumerating all faces of the arrangement; the gap is a proof "
             "of global optimality up to floating-point error")
     if not exact_c:
-        note = (f"NOT certified: the faces of the arrangement could not be enumerated (more than "
-                f"max_faces={max_faces}, or inputs too close to a degenerate configuration to decide the "
-                "signs reliably), so c(Z) comes from a multistart search and may be underestimated; the "
-                "lower bound is not a proof")
+        why = ("the time limit ran out during the enumeration" if out_of_time else
+               f"more than max_faces={max_faces}, or inputs too close to a degenerate configuration "
+               "to decide the signs reliably")
+        note = (f"NOT certified: the faces of the arrangement could not be enumerated ({why}), so "
+                "c(Z) comes from a multistart search and may be underestimated; the lower bound is "
+                "not a proof")
+        warnings.warn(f"solve: {note}", RuntimeWarning, stacklevel=3)
+    elif not certified:
+        note = (f"exact pricing, but NOT certified: relative gap {relative_gap(J, lb):.1e} > "
+                f"GAP_TOL={GAP_TOL:g} (column generation stopped: {reason})")
         warnings.warn(f"solve: {note}", RuntimeWarning, stacklevel=3)
     atoms = L @ v.T if r else np.zeros((P, 0))
     params, hidden = ([W0], A0), Hn
@@ -524,30 +651,54 @@ def _solve_homogeneous(X, Y, reg, name, bias, parametrization, tol, progress, ma
         params=params, hidden=hidden, max_dual_constraint=float(c), exact_pricing=bool(exact_c),
         iterations=it, n_faces=arr.n_faces if arr is not None else 0, time=time.perf_counter() - t0,
         solver=used, reg=reg, activation=name, bias=bool(bias), parametrization=parametrization,
-        X=X, Y=Y, note=note, arrangement=arr)
+        X=X, Y=Y, note=note, arrangement=arr.scaled(u.sL) if arr is not None else None,
+        stop_reason=reason)
 
 
-def _column_generation(L, Y, reg, phi, arr, cand, tol, max_iter, solver, solver_options, seed, progress):
+@dataclass(frozen=True)
+class _Run:
+    """What a column generation found, in the internal units of its ``_Units``."""
+
+    directions: np.ndarray     # (n, r) unit directions v_j of the candidates
+    masses: np.ndarray         # (n,) masses of the last master (0 off its support)
+    rounds: int
+    solver: str
+    dual: np.ndarray | None    # the priced dual point with the best bound
+    pricing: Pricing | None    # its pricing
+    lower: float               # that bound, D(tZ)
+    upper: float               # J of the last master measure (a network: >= J*)
+    reason: str                # why it stopped (see Solution.stop_reason)
+
+
+def _column_generation(u: _Units, phi, arr, cand, tol, max_iter, solver, solver_options, seed, progress,
+                       deadline=None) -> _Run:
     r"""Column generation for the group lasso over the dictionary :math:`\{\phi(Lv): |v| = 1\}`.
 
     Master (cvxpy) over the candidate directions ``cand``, masses polished by Newton
     (:func:`_polish`), exact pricing of :math:`Z` (or a search when ``arr`` is None); the
-    maximisers with :math:`\|Z^\top\phi(Lv)\| > 1 + \text{tol}` join the candidates. Stops when
-    :math:`c(Z) \le 1 + \text{tol}` or when the duality gap of the master point is below
-    ``tol * max(1, J)`` (the bound is first order in c - 1, so both are needed).
-    Returns (candidates, masses, rounds, solver used, (last priced Z, its Pricing)).
+    maximisers with :math:`\|Z^\top\phi(Lv)\| > 1 + \text{tol}` join the candidates. Every
+    priced :math:`Z` gives a bound and the best one is kept; the master's objective is an
+    upper bound on :math:`J^*`. Stops when :math:`c(Z) \le 1 + \text{tol}` or the relative
+    gap between the two is below ``tol`` (the bound is first order in c - 1, so both are
+    needed), when certified and stalled (:data:`STALL_ROUNDS`), or at ``max_iter`` rounds or
+    the deadline.
     """
-    P = L.shape[0]
-    gamma = P * reg
-    used, it, mass, atoms, Z, pr = "none", 0, np.zeros(cand.shape[0]), cand, None, None
+    L, Y, reg = u.L, u.Y, u.reg
+    gamma = L.shape[0] * reg
+    used, it, mass, atoms = "none", 0, np.zeros(cand.shape[0]), cand
+    best_lb, best_Z, best_pr, upper, gaps = -np.inf, None, None, np.inf, []
+    reason = "max_iter"
     bar = _bar(progress, max_iter, "column generation")
     while it < max_iter:
+        if _past(deadline):
+            reason = "time_limit"
+            break
         it += 1
         H = phi(cand @ L.T).T
-        useful = np.linalg.norm(H, axis=0) > 1e-12 * max(np.abs(L).max(), 1e-300)
+        useful = np.linalg.norm(H, axis=0) > 1e-12
         cand, H = cand[useful], H[:, useful]
         if cand.shape[0] == 0:  # no candidate unit is ever active: only the zero network remains
-            mass, atoms = np.zeros(0), cand
+            mass, atoms, reason = np.zeros(0), cand, "zero network"
             break
         B, used = _group_lasso(H, Y, reg, solver, solver_options)
         norms = np.linalg.norm(B, axis=1)
@@ -555,26 +706,36 @@ def _column_generation(L, Y, reg, phi, arr, cand, tol, max_iter, solver, solver_
         # the clear support (an atom wrongly dropped comes back through the pricing).
         mass = _polish(H, np.where(norms > 1e-6 * norms.max(initial=0.0), norms, 0.0), Y, reg)
         atoms = cand
-        J_master, Z, _ = _kernel_objective(H, mass, Y, reg)
+        upper, Z, _ = _kernel_objective(H, mass, Y, reg)
         pr = _price(arr, L, Z, threshold=1 + tol, starts=cand[mass > 0], seed=seed + it)
-        gap = J_master - _dual_bound(Z, Y, reg, gamma, pr.value)[0]
+        lb = _dual_bound(Z, Y, reg, gamma, pr.value)[0]
+        if lb > best_lb:
+            best_lb, best_Z, best_pr = lb, Z, pr
+        gaps.append(relative_gap(upper, best_lb))
         bar.update(1)
-        bar.set_postfix(c=f"{pr.value:.9f}", gap=f"{gap:.1e}")
-        if pr.value <= 1 + tol or gap <= tol * max(1.0, abs(J_master)) or pr.directions.shape[0] == 0:
+        bar.set_postfix(c=f"{pr.value:.9f}", rel_gap=f"{gaps[-1]:.1e}", refresh=False)
+        if pr.value <= 1 + tol or gaps[-1] <= tol or pr.directions.shape[0] == 0:
+            reason = "converged"
+            break
+        if (len(gaps) > STALL_ROUNDS and gaps[-1] <= GAP_TOL / 10
+                and gaps[-1] > 0.9 * gaps[-1 - STALL_ROUNDS]):
+            reason = "stalled"
             break
         new = pr.directions[:64]
         keep = _dedupe_against(new, cand)
         if keep.size == 0:
+            reason = "stalled"
             break
         cand = np.vstack([cand, new[keep]])
     bar.close()
-    return atoms, mass, it, used, (Z, pr)
+    return _Run(atoms, mass, it, used, best_Z, best_pr, float(best_lb), float(upper), reason)
 
 
 def _bar(progress: bool, total: int, desc: str):
+    """A tqdm bar that appears only if the work lasts longer than 2 s (short calls stay quiet)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, disable=not progress, leave=False)
+    return tqdm(total=total, desc=desc, disable=not progress, leave=False, delay=2.0)
 
 
 def _price(arr, L, Z, *, threshold, starts, seed):
@@ -598,10 +759,11 @@ def dual_value(Z, Y, reg: float) -> float:
     :math:`\max_{|v|=1}\|Z^\top\phi(Lv)\| \le 1` (homogeneous :math:`\phi`); equal to
     :math:`J^*` at :math:`Z^*`. ``Z`` and ``Y`` have shape (P, K).
     """
-    Z = np.asarray(Z, dtype=float)
-    Y = np.asarray(Y, dtype=float)
+    Y = as_matrix(Y, "Y")
+    Z = as_matrix(Z, "Z")
     if Z.shape != Y.shape:
         raise ValueError(f"Z and Y must have the same shape (P, K); got {Z.shape} and {Y.shape}")
+    reg = positive(reg, "reg")
     return float(reg * (2 * np.sum(Z * Y) - Y.shape[0] * reg * np.sum(Z * Z)))
 
 
@@ -632,13 +794,23 @@ def _caratheodory(v, m, L, phi):
 
     H = phi(v @ L.T)  # (n, P)
     P = L.shape[0]
+    # Unit features and masses m ||h||^2: the same kernel with an LP of unit-scale columns
+    # (unscaled, HiGHS stops on numerical trouble, status 4, on problems of P = 16).
+    nrm = np.linalg.norm(H, axis=1)
+    Hu, mu = H / nrm[:, None], m * nrm ** 2
     iu = np.triu_indices(P)
-    A = np.einsum("np,nq->npq", H, H)[:, iu[0], iu[1]].T
-    res = linprog(np.zeros(m.size), A_eq=A, b_eq=A @ m, bounds=[(0, None)] * m.size, method="highs-ds")
-    if res.status != 0:
-        return v, m
-    keep = res.x > 1e-12 * m.max()
-    return v[keep], res.x[keep]
+    A = np.einsum("np,nq->npq", Hu, Hu)[:, iu[0], iu[1]].T
+    for method in ("highs-ds", "highs-ipm"):
+        res = linprog(np.zeros(m.size), A_eq=A, b_eq=A @ mu, bounds=[(0, None)] * m.size, method=method)
+        if res.status == 0 and res.x is not None:
+            keep = res.x > 1e-12 * mu.max()
+            x = np.where(keep, res.x, 0.0)
+            if np.abs(A @ x - A @ mu).max() <= 1e-9 * np.abs(A @ mu).max():
+                return v[keep], x[keep] / nrm[keep] ** 2
+    warnings.warn(f"solve: the atom reduction failed (HiGHS: {res.message}); the solution keeps "
+                  f"{m.size} atoms, more than the P(P+1)/2 = {P * (P + 1) // 2} a vertex needs "
+                  "(the kernel and J are unaffected)", RuntimeWarning, stacklevel=4)
+    return v, m
 
 
 # ----------------------------------------------------------------------------- tanh, mean field
@@ -686,7 +858,7 @@ def _min_energy(L, Z, starts, seed, n_random=256):
     return Vm[first], E[first]
 
 
-def _solve_tanh(X, Y, reg, bias, tol, progress, max_iter, solver, solver_options, seed) -> Solution:
+def _solve_tanh(X, Y, reg, bias, tol, progress, max_iter, solver, solver_options, seed, deadline) -> Solution:
     t0 = time.perf_counter()
     P = X.shape[0]
     gamma = P * reg
@@ -709,7 +881,11 @@ def _solve_tanh(X, Y, reg, bias, tol, progress, max_iter, solver, solver_options
     cand = np.vstack([cand, Vm[:32]])
     used, it = "none", 0
     bar = _bar(progress, max_iter, "column generation (tanh)")
+    reason = "max_iter"
     while it < max_iter:
+        if _past(deadline) and it:
+            reason = "time_limit"
+            break
         it += 1
         Phi = np.tanh(cand @ L.T).T
         p, C, used = _mf_master(Phi, np.sum(cand * cand, axis=1), Y, reg, solver, solver_options)
@@ -721,8 +897,9 @@ def _solve_tanh(X, Y, reg, bias, tol, progress, max_iter, solver, solver_options
         Vm, Em = _min_energy(L, Z, cand[sup], seed + it)
         gap = reg * (level - Em[0])
         bar.update(1)
-        bar.set_postfix(gap=f"{gap:.2e}")
+        bar.set_postfix(gap=f"{gap:.2e}", refresh=False)
         if gap <= tol * max(1.0, reg * abs(level)) or it == max_iter:
+            reason = "converged" if it < max_iter else reason
             break
         new = Vm[Em < level - 1e-12][:32]
         keep = _dedupe_against(new, cand, 1e-8)
@@ -750,7 +927,7 @@ def _solve_tanh(X, Y, reg, bias, tol, progress, max_iter, solver, solver_options
         atoms=(L @ v.T).T.copy(), masses=pv, directions=dirs, dual=Z, output=F, params=([dirs], readout),
         hidden=Phi, max_dual_constraint=float(Em[0]), exact_pricing=False, iterations=it, n_faces=0,
         time=time.perf_counter() - t0, solver=used, reg=reg, activation="tanh", bias=bool(bias),
-        parametrization="mean_field", X=X, Y=Y, note=note, arrangement=None)
+        parametrization="mean_field", X=X, Y=Y, note=note, arrangement=None, stop_reason=reason)
 
 
 # ----------------------------------------------------------------------------- certify
@@ -768,7 +945,7 @@ class Certificate:
     gap : float
         ``objective - lower_bound`` (>= 0 up to rounding when ``exact``).
     certified : bool
-        ``exact`` and ``gap <= gap_tol * max(1, objective)``: with ``scope='global'`` the network
+        ``exact`` and ``gap <= gap_tol * objective`` (relative gap): with ``scope='global'`` the network
         is a global minimum; with ``scope='last layer'`` its last hidden layer and readout are
         optimal given the earlier layers (a statement about the last layer only).
     dual : (P, K) array
@@ -790,6 +967,13 @@ class Certificate:
         ``max_dual_constraint`` refer to the dual point used.
     refined_dual : (P, K) array or None
         :math:`Z_1`.
+    upper_bound : float
+        Objective of the best network seen (this one, or the refinement's measure):
+        :math:`J^* \le` ``upper_bound``, so :math:`J^*` lies in [``lower_bound``, ``upper_bound``].
+    refine_reason : str
+        Why the refinement stopped (as :attr:`Solution.stop_reason`), or ``"not run"``.
+    relative_gap : float
+        ``gap / objective`` (property).
     """
 
     objective: float
@@ -808,10 +992,18 @@ class Certificate:
     note: str = ""
     bound_from: str = "network"
     refined_dual: np.ndarray | None = None
+    upper_bound: float = float("nan")
+    refine_reason: str = "not run"
+
+    @property
+    def relative_gap(self) -> float:
+        """``gap / objective`` (see :func:`relative_gap`)."""
+        return relative_gap(self.objective, self.lower_bound)
 
     def __repr__(self) -> str:
         return (f"Certificate(objective={self.objective:.10g}, lower_bound={self.lower_bound:.10g}, "
-                f"gap={self.gap:.2e}, certified={self.certified}, exact={self.exact}, "
+                f"gap={self.gap:.2e}, relative_gap={self.relative_gap:.2e}, "
+                f"certified={self.certified}, exact={self.exact}, "
                 f"max_dual_constraint={self.max_dual_constraint:.10g}, bound_from={self.bound_from!r}, "
                 f"scope={self.scope!r})")
 
@@ -830,8 +1022,13 @@ def _unpack(net, activation, bias, parametrization):
         return list(W), A, act, bool(net.bias), net.parametrization
     if isinstance(net, (tuple, list)) and len(net) == 2:
         W, A = net
-        if isinstance(W, np.ndarray) and W.ndim == 2:
+        if isinstance(W, np.ndarray):
+            if W.ndim != 2:
+                raise ValueError("weights must be a 2-D array (one hidden layer) or a list of 2-D "
+                                 f"arrays, one per layer; got an array of shape {W.shape}")
             W = [W]
+        if not isinstance(W, (list, tuple)) or not W:
+            raise ValueError(f"weights must be a 2-D array or a non-empty list of 2-D arrays; got {type(W).__name__}")
         W = [as_matrix(w, f"weights[{l}]") for l, w in enumerate(W)]
         A = as_matrix(A, "readout")
         return W, A, activation, bias, parametrization
@@ -841,38 +1038,62 @@ def _unpack(net, activation, bias, parametrization):
 
 def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: bool = True,
             parametrization: str = "standard", gap_tol: float = GAP_TOL, max_faces: int = 300_000,
-            refine: bool = True, seed: int = 0) -> Certificate:
+            refine: bool = True, seed: int = 0, solver: str = "CLARABEL", progress: bool = True,
+            time_limit: float | None = None) -> Certificate:
     r"""Certify (or refute) that a network is a global minimum of :math:`J`.
 
     The network's own dual point :math:`Z_0 = (Y - F)/(P\lambda)` gives, for ReLU/linear,
     the bound :math:`D(tZ_0)` with the exact :math:`c(Z_0)`: valid for *any* network (a
     lower bound on :math:`J^*`), tight only when the network is exactly optimal — the bound
     is first order in :math:`c(Z_0) - 1`, so a network :math:`10^{-7}` above :math:`J^*` can
-    show a gap of :math:`10^{-5}`. With ``refine=True`` (default) a second dual point
-    :math:`Z_1` is computed by column generation started from the network's own units
-    (every dual point gives a valid bound) and the better bound is kept: then ``gap`` is
-    :math:`J - J^*` up to ~1e-9, the network's true distance to a global minimum. For a
-    network of depth > 1 the bound is conditional: over the last hidden layer and readout
-    with the earlier layers fixed (``scope='last layer'``).
+    show a gap of :math:`10^{-5}`. With ``refine=True`` (default) column generation, started
+    from the network's own unit directions, finds further dual points (every exactly priced
+    dual point gives a valid bound) and a network of objective ``upper_bound``
+    :math:`\ge J^*`; the best bound is kept. What is guaranteed, on every machine:
+
+    .. math:: J - J^* \;\le\; \text{gap} \;\le\; J - J^* + (\text{upper\_bound} - \text{lower\_bound}),
+
+    so ``gap`` measures the network's distance to a global minimum up to the bracket
+    ``upper_bound - lower_bound``, which the refinement drives below
+    ``REFINE_TOL * upper_bound`` when it converges (``refine_reason == "converged"``; on
+    degenerate problems it may stop earlier, and the bracket says how far). For a network of
+    depth > 1 the bound is conditional: over the last hidden layer and readout with the
+    earlier layers fixed (``scope='last layer'``).
 
     Parameters
     ----------
     network_or_result : training.TrainResult, training.Network, Solution, or (weights, readout)
         ``activation``, ``bias`` and ``parametrization`` are read from the object when it has
-        them; for a tuple they are the keyword arguments.
+        them; for a tuple they are the keyword arguments. ``weights`` is a 2-D array (one
+        hidden layer) or a list of 2-D arrays.
     X, Y, reg : the problem
-    gap_tol : relative gap below which the network counts as certified optimal
+    gap_tol : largest *relative* gap, ``gap / objective``, that counts as certified optimal
     max_faces : largest arrangement enumerated (above it: a search, ``exact=False``)
-    refine : also try the column-generation dual point :math:`Z_1` (ReLU/linear)
+    refine : also try the column-generation dual points (ReLU/linear)
     seed : for random starts of searches
+    solver : cvxpy solver of the refinement's master problems
+    progress : tqdm bar over refinement rounds (it appears only after 2 s)
+    time_limit : seconds for the face enumeration and the refinement (None: no limit); when
+        spent, the best bound so far is returned
     """
+    deadline = _deadline(time_limit)
     W, A, act, bias, parametrization = _unpack(network_or_result, activation, bias, parametrization)
     X, Y, reg = _check_problem(X, Y, reg, parametrization)
     name = _check_activation(act, parametrization)
+    bias = as_bool(bias, "bias")
+    refine = as_bool(refine, "refine")
+    progress = as_bool(progress, "progress")
     gap_tol = positive(gap_tol, "gap_tol")
-    if W[0].shape[1] != X.shape[1] + int(bias):
-        raise ValueError(f"the first weight matrix must have {X.shape[1] + int(bias)} columns "
-                         f"(d{' + 1 for the bias' if bias else ''}); got {W[0].shape}")
+    max_faces = positive_int(max_faces, "max_faces")
+    seed = as_seed(seed)
+    solver, _ = _check_solver(solver, None)
+    fan_in = X.shape[1]
+    for l, w in enumerate(W):
+        if w.shape[1] != fan_in + int(bias):
+            raise ValueError(f"weights[{l}] must have {fan_in + int(bias)} columns "
+                             f"({'d' if l == 0 else f'the width of layer {l - 1}'}"
+                             f"{' + 1 for the bias' if bias else ''}); got {w.shape}")
+        fan_in = w.shape[0]
     if A.shape[1] != Y.shape[1] or A.shape[0] != W[-1].shape[0]:
         raise ValueError(f"readout must have shape ({W[-1].shape[0]}, {Y.shape[1]}); got {A.shape}")
     P = X.shape[0]
@@ -884,52 +1105,62 @@ def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: boo
     Xin = X if len(W) == 1 else hidden[-2]
     const = reg * sum(float(np.sum(w * w)) for w in W[:-1])
     L, V = _reduced(Xin, bias)
+    record = dict(objective=float(J), dual=Z0, scope=scope, reg=reg, activation=name, bias=bias,
+                  parametrization=parametrization)
     if name == "tanh":
         Vm, Em = _min_energy(L, Z0, np.zeros((0, L.shape[1])), seed, n_random=512)
-        lb = reg * (2 * np.sum(Z0 * Y) - gamma * np.sum(Z0 * Z0) + Em[0])
-        note = ("tanh (mean field): bound from a multistart search of min_v V(v), not a proof")
-        return Certificate(float(J), float(lb), float(J - lb), False, Z0, 1.0, float(Em[0]), False, scope,
-                           reg, name, bias, parametrization, note)
-    arr = enumerate_faces(L, max_faces=max_faces, linear=(name == "linear")) if L.shape[1] else None
-    exact = arr is not None or L.shape[1] == 0
-    c, exact_c, _ = _exact_c(arr, L, Z0, exact, seed, np.zeros((0, L.shape[1])))
+        lb = dual_value(Z0, Y, reg) + reg * Em[0] + const
+        return Certificate(**record, lower_bound=float(lb), gap=float(J - lb), certified=False, scale=1.0,
+                           max_dual_constraint=float(Em[0]), exact=False,
+                           note="tanh (mean field): bound from a multistart search of min_v V(v), not a proof")
+    u = _normalise(L, Y, reg)
+    r = L.shape[1]
+    arr = enumerate_faces(u.L, max_faces=max_faces, linear=(name == "linear"), deadline=deadline) if r else None
+    exact = arr is not None or r == 0
+    out_of_time = not exact and _past(deadline)
+    c, exact_c, _ = _exact_c(arr, u.L, Z0 * u.sL, exact, seed, np.zeros((0, r)))
     lb, t = _dual_bound(Z0, Y, reg, gamma, c)
+    upper, bound_from, Z1, reason = float(J - const), "network", None, "not run"
     # Any dual point gives a valid bound. Z0 carries the network's first-order error (the bound is
     # first order in c(Z0) - 1); the optimal dual point for a measure on the network's own unit
     # directions is much closer to Z* for a nearly optimal network, so try it too.
-    Z1 = None
-    if refine and L.shape[1]:
-        Z1 = _refined_dual(W[-1], A, L, V, Y, reg, _phi(name), arr, W[-1].shape[0] if parametrization ==
-                           "mean_field" else 1, seed)
-    bound_from = "network"
-    if Z1 is not None:
-        c1, exact1, _ = _exact_c(arr, L, Z1, exact, seed, np.zeros((0, L.shape[1])))
-        lb1, t1 = _dual_bound(Z1, Y, reg, gamma, c1)
-        if lb1 > lb and exact1 == exact_c:
-            lb, t, c, bound_from = lb1, t1, c1, "refined"
+    if refine and r:
+        N = W[-1].shape[0] if parametrization == "mean_field" else 1
+        run = _refined_dual(W[-1], A, u, V, _phi(name), arr, N, seed, solver, progress, deadline)
+        if run is not None:
+            reason = run.reason
+            upper = min(upper, run.upper * u.sY ** 2)
+            if run.pricing is not None and run.pricing.exact == exact_c:
+                Z1 = run.dual / u.sL
+                lb1, t1 = _dual_bound(Z1, Y, reg, gamma, run.pricing.value)
+                if lb1 > lb:
+                    lb, t, c, bound_from = lb1, t1, run.pricing.value, "refined"
     lb += const
     gap = J - lb
-    certified = bool(exact_c and gap <= gap_tol * max(1.0, abs(J)))
+    certified = _certified(exact_c, J, lb, gap_tol)
     if exact_c:
         note = "exact pricing: the lower bound is a proof"
     else:
-        note = ("NOT exact: the faces could not be enumerated (too many, or inputs too close to degenerate), "
-                "c(Z) from a search (possibly underestimated), "
-                "so the lower bound is not a proof")
+        why = ("the time limit ran out during the enumeration" if out_of_time
+               else "too many, or inputs too close to degenerate")
+        note = (f"NOT exact: the faces could not be enumerated ({why}), c(Z) from a search (possibly "
+                "underestimated), so the lower bound is not a proof")
         warnings.warn(f"certify: {note}", RuntimeWarning, stacklevel=2)
     if scope != "global":
         note += "; depth > 1: bound over the last layer and readout only, earlier layers fixed"
-    return Certificate(float(J), float(lb), float(gap), certified, Z0, float(t), float(c), bool(exact_c), scope,
-                       reg, name, bool(bias), parametrization, note, bound_from, Z1)
+    return Certificate(**record, lower_bound=float(lb), gap=float(gap), certified=certified, scale=float(t),
+                       max_dual_constraint=float(c), exact=bool(exact_c), note=note, bound_from=bound_from,
+                       refined_dual=Z1, upper_bound=float(upper + const), refine_reason=reason)
 
 
-def _refined_dual(W, A, L, V, Y, reg, phi, arr, N, seed):
-    r"""A dual point near :math:`Z^*`, found from the network's own units.
+def _refined_dual(W, A, u: _Units, V, phi, arr, N, seed, solver, progress, deadline) -> _Run | None:
+    r"""Column generation (:func:`_column_generation`, tolerance :data:`REFINE_TOL`) started
+    from the network's own units.
 
     Unit :math:`j` (standard-equivalent weights :math:`w_j/\sqrt N, a_j/\sqrt N`) is the atom
-    :math:`v_j = V^\top w_j/|V^\top w_j|`; a few rounds of :func:`_column_generation` from these
-    atoms (plus the rays of the arrangement) give the optimal :math:`Z` of the convex problem,
-    up to the stopping tolerance.
+    :math:`v_j = V^\top w_j/|V^\top w_j|`; with the rays of the arrangement they are the
+    first candidates. The run's best priced dual point gives the refined bound and its last
+    master an upper bound on :math:`J^*`.
     """
     U = W @ V
     nrm = np.linalg.norm(U, axis=1)
@@ -939,10 +1170,8 @@ def _refined_dual(W, A, L, V, Y, reg, phi, arr, N, seed):
         cand = np.vstack([cand, arr.rays()])
     if cand.shape[0] == 0:
         return None
-    cand, mass, _, _, _ = _column_generation(L, Y, reg, phi, arr, cand, 1e-10, 30, "CLARABEL", None, seed, False)
-    H = phi(cand[mass > 0] @ L.T).T
-    _, Z, _ = _kernel_objective(H, mass[mass > 0], Y, reg)
-    return Z
+    return _column_generation(u, phi, arr, cand, REFINE_TOL, REFINE_ROUNDS, solver, None, seed, progress,
+                              deadline)
 
 
 # ----------------------------------------------------------------------------- set of global minima
@@ -986,6 +1215,11 @@ class OptimalRange:
                 f"n_cones={self.n_cones}, max_rays={self.max_rays})")
 
 
+#: A callable functional counts as linear when it matches its matrix on random kernels to
+#: this relative accuracy (a few hundred roundings of its own arithmetic).
+LINEARITY_TOL = 1e-9
+
+
 def _functional_matrix(functional, P: int) -> np.ndarray:
     """C with l(Sigma) = sum(C * Sigma) for symmetric Sigma."""
     if callable(functional):
@@ -998,6 +1232,16 @@ def _functional_matrix(functional, P: int) -> np.ndarray:
                 C[i, j] = C[j, i] = v if i == j else v / 2
         if not np.all(np.isfinite(C)):
             raise ValueError("functional returned a non-finite value")
+        # The range over the optimal set is computed for sum(C * Sigma): refuse a callable that
+        # is not that function (a nonlinear functional's range is not two conic programs).
+        rng = np.random.default_rng(0)
+        for K in [np.zeros((P, P))] + [(G + G.T) / 2 for G in rng.standard_normal((3, P, P))]:
+            got, want = float(functional(K)), float(np.sum(C * K))
+            scale = np.abs(C).sum() * max(np.abs(K).max(), 1.0)
+            if not abs(got - want) <= LINEARITY_TOL * max(scale, 1e-300):
+                raise ValueError("functional must be linear in the kernel (l(a K1 + b K2) = a l(K1) + "
+                                 f"b l(K2)); it differs from its linear part by {abs(got - want):.3g} on a "
+                                 "test kernel: pass a (P, P) matrix C for l(K) = sum(C * K) instead")
         return C
     C = as_matrix(functional, "functional", rows=P, cols=P)
     return (C + C.T) / 2
@@ -1038,6 +1282,7 @@ def optimal_set_range(solution: Solution, functional, *, active_tol: float = 1e-
         raise ValueError(f"optimal_set_range needs a ReLU or linear solution (exact dual-active set); "
                          f"got activation {solution.activation!r}")
     active_tol = positive(active_tol, "active_tol")
+    solver, _ = _check_solver(solver, None)
     import cvxpy as cp
 
     from .arrangement import active_cones

@@ -28,6 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ._validate import as_bool, as_matrix, nonnegative
 from .activations import get_activation
 
 PARAMETRIZATIONS = ("standard", "mean_field")
@@ -41,7 +42,7 @@ def check_parametrization(parametrization: str) -> str:
 
 def augment(H, bias: bool):
     """Append a constant-1 column to ``H`` (numpy array or torch tensor) if ``bias``."""
-    if not bias:
+    if not as_bool(bias, "bias"):
         return H
     if isinstance(H, np.ndarray):
         return np.concatenate([H, np.ones((H.shape[0], 1), dtype=H.dtype)], axis=1)
@@ -97,6 +98,9 @@ def objective(X, Y, weights: Sequence, readout, *, reg: float, activation="relu"
     if parametrization == "mean_field" and len(weights) != 1:
         raise ValueError("the mean-field parametrisation is defined for one hidden layer only; "
                          f"got {len(weights)} layers")
+    reg = nonnegative(reg, "reg")
+    if not hasattr(X, "detach"):  # numpy path (torch tensors come from the training loop, checked there)
+        X, Y = as_matrix(X, "X"), as_matrix(Y, "Y")
     F, _ = forward(X, weights, readout, activation=activation, bias=bias, parametrization=parametrization)
     P = X.shape[0]
     J = ((F - Y) ** 2).sum() / P + reg * penalty(weights, readout, parametrization)

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._validate import MAX_LATENTS, as_latents, positive_int
+from ._validate import MAX_LATENTS, as_latents, as_seed, positive_int
 
 
 def binary_latents(n_latents: int) -> np.ndarray:
@@ -40,7 +40,7 @@ def linear_tasks(S, n_tasks: int, seed: int) -> np.ndarray:
     """
     S = as_latents(S)
     n = positive_int(n_tasks, "n_tasks")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(as_seed(seed))
     Y = np.empty((S.shape[0], n))
     for k in range(n):
         # Redraw the (probability-zero) hyperplanes that pass through a condition.

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from . import objective as _obj
-from ._validate import as_matrix, nonnegative, positive, positive_int
+from ._validate import as_bool, as_matrix, as_seed, nonnegative, positive, positive_int
 from .activations import get_activation
 
 __all__ = ["Network", "TrainResult", "TrainingDivergedError", "train", "sweep"]
@@ -170,7 +170,8 @@ class Network(torch.nn.Module):
         width = positive_int(width, "width")
         depth = positive_int(depth, "depth")
         scale = positive(scale, "scale")
-        seed = positive_int(seed, "seed", minimum=0)
+        seed = as_seed(seed)
+        bias = as_bool(bias, "bias")
         _obj.check_parametrization(parametrization)
         if parametrization == "mean_field" and depth != 1:
             raise ValueError(f"the mean-field parametrisation needs depth=1; got depth={depth}")
@@ -379,7 +380,9 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
     depth = positive_int(depth, "depth")
     reg = nonnegative(reg, "reg")
     steps = positive_int(steps, "steps")
-    seed = positive_int(seed, "seed", minimum=0)
+    seed = as_seed(seed)
+    bias = as_bool(bias, "bias")
+    progress = as_bool(progress, "progress")
     lr = positive(lr, "lr")
     lbfgs_steps = positive_int(lbfgs_steps, "lbfgs_steps", minimum=0)
     tol = nonnegative(tol, "tol")
@@ -563,7 +566,7 @@ def _grid_settings(grid: Mapping[str, Any], seeds) -> tuple[list[str], list[dict
         seeds = [seeds] if isinstance(seeds, (int, np.integer)) else list(seeds)
         if not seeds:
             raise ValueError("seeds is empty; give at least one seed or None")
-        axes["seed"] = [positive_int(s, "seed", minimum=0) for s in seeds]
+        axes["seed"] = [as_seed(s) for s in seeds]
     names = list(axes)
     return names, [dict(zip(names, combo)) for combo in product(*axes.values())]
 

@@ -349,3 +349,23 @@ def test_objective_errors():
         objective(X, Y, [np.ones((3, 3)), np.ones((3, 4))], A, reg=0.1, parametrization="mean_field")
     with pytest.raises(ValueError, match="unknown activation 'elu'"):
         objective(X, Y, weights, A, reg=0.1, activation="elu")
+
+
+def test_bad_input_is_refused_by_name():
+    S = binary_latents(2)
+    with pytest.raises(TypeError, match="S \\(latents\\) must be real"):
+        aligned(S + 0j)
+    with pytest.raises(ValueError, match=r"repeats conditions \(rows \[4\]"):
+        whitened(np.vstack([S, S[:1]]))
+    for bad in (-1, 2.0, None, True):
+        with pytest.raises((TypeError, ValueError), match="seed must be"):
+            random_embedding(S, 3, seed=bad)
+        with pytest.raises((TypeError, ValueError), match="seed must be"):
+            linear_tasks(S, 2, seed=bad)
+    assert np.array_equal(random_embedding(S, 3, seed=np.int64(3)), random_embedding(S, 3, seed=3))
+    for bad in ("yes", 1, None):
+        with pytest.raises(TypeError, match="bias must be True or False"):
+            augment(S, bad)
+    assert augment(S, np.bool_(True)).shape == (4, 3)
+    with pytest.raises(TypeError, match="reg must be a real number"):
+        objective(S, S, [np.ones((2, 3))], np.ones((2, 2)), reg=1j)

@@ -261,3 +261,15 @@ def test_sweep_rejects_bad_input(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         sweep(args.pop("fn"), args.pop("grid"), **args)
+
+
+def test_train_refuses_unseeded_or_non_bool_settings():
+    S = tasks.binary_latents(2)
+    X, Y = inputs.aligned(S), tasks.latent_targets(S)
+    for bad in (None, -1, 0.5):
+        with pytest.raises((TypeError, ValueError), match="seed must be"):
+            train(X, Y, width=4, reg=0.01, steps=1, seed=bad, progress=False)
+    with pytest.raises(TypeError, match="bias must be True or False"):
+        train(X, Y, width=4, reg=0.01, steps=1, seed=0, bias="no", progress=False)
+    with pytest.raises(TypeError, match="X must be real"):
+        train(X * 1j, Y, width=4, reg=0.01, steps=1, seed=0, progress=False)
