@@ -249,7 +249,8 @@ def test_morph_metrics_endpoints():
     assert c["PS"] == pytest.approx(0.0, abs=1e-9)
     assert f["interaction"] == pytest.approx(0.0, abs=1e-9)
     assert c["interaction"] == pytest.approx((4 - 1 - 2) / (4 - 1))
-    assert f["CCGP"] > 0.95 > c["CCGP"]
+    # sampled: over seeds 0-19 the factorized code scored >= 0.96 and the conjunctive <= 0.64
+    assert f["CCGP"] > 0.9 and c["CCGP"] < 0.8
 
 
 def test_morph_figure_panels():
