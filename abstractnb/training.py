@@ -267,6 +267,15 @@ class TrainResult:
         The keyword settings of the call.
     wall_time : float
         Seconds spent in the optimisation.
+    stop_reason : str
+        Why training ended: ``"steps"`` (every Adam step, and the polish used all its
+        iterations or was off), ``"converged"`` (the polish found a vanishing gradient),
+        ``"stalled"`` (the polish stopped decreasing J, relative ``tol``), ``"time_limit"``.
+        A network that stalled above :math:`J^*` (see :func:`abstractnb.meanfield.certify`) is
+        at or near a stationary point that is not a global minimum; one that ran out of steps
+        with a large ``last_improvement`` was still descending.
+    last_improvement : float
+        Relative decrease of :math:`J` over the last 10 recorded steps.
     """
 
     objective: float
@@ -284,6 +293,8 @@ class TrainResult:
     seed: int
     settings: dict = field(default_factory=dict)
     wall_time: float = 0.0
+    stop_reason: str = ""
+    last_improvement: float = 0.0
 
     @property
     def steps(self) -> int:
@@ -299,7 +310,8 @@ def _diverged(what: str, value: float, phase: str, step: int, total: int, hint: 
 def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = True, reg: float,
           parametrization: str = "standard", steps: int, seed: int, device="cpu", progress: bool = True,
           lr: float = 3e-2, lbfgs_steps: int = 1000, tol: float = 1e-15, init_scale: float = 1.0,
-          snapshot_every: int | None = None, init: Network | None = None, schedule: str = "cosine") -> TrainResult:
+          snapshot_every: int | None = None, init: Network | None = None, schedule: str = "cosine",
+          time_limit: float | None = None) -> TrainResult:
     r"""Minimise :math:`J` (see the module docstring) full batch, in float64.
 
     ``steps`` Adam steps with learning rate ``lr`` (cosine-decayed by default), then at
@@ -357,6 +369,9 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
         Start from (a copy of) this network instead of a random one (``seed`` is then only
         recorded); its d, K, width, depth, bias and parametrisation must match the
         arguments, and it is trained with ``activation``.
+    time_limit : float, optional
+        Seconds. When spent, training stops where it is and the result says so
+        (``stop_reason="time_limit"``); None (default) runs every step.
 
     Returns
     -------
@@ -383,6 +398,7 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
     seed = as_seed(seed)
     bias = as_bool(bias, "bias")
     progress = as_bool(progress, "progress")
+    deadline = None if time_limit is None else time.perf_counter() + positive(time_limit, "time_limit")
     lr = positive(lr, "lr")
     lbfgs_steps = positive_int(lbfgs_steps, "lbfgs_steps", minimum=0)
     tol = nonnegative(tol, "tol")
@@ -443,7 +459,11 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
         if schedule == "cosine":
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr * _COSINE_FLOOR)
         hint = "try a smaller lr or init_scale"
+        stop_reason, n_adam = "steps", steps
         for k in range(steps):
+            if deadline is not None and time.perf_counter() > deadline:
+                stop_reason, n_adam = "time_limit", k
+                break
             opt.zero_grad(set_to_none=False)
             loss = J()
             value = float(loss.detach())
@@ -464,12 +484,12 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
         with torch.no_grad():
             value = float(J())
         if not math.isfinite(value):
-            raise _diverged("the objective", value, "Adam", steps, steps, hint)
+            raise _diverged("the objective", value, "Adam", n_adam, steps, hint)
         trace.append(value)
 
         # -- L-BFGS polish ---------------------------------------------------------------
         n_lbfgs = 0
-        if lbfgs_steps > 0:
+        if lbfgs_steps > 0 and stop_reason != "time_limit":
             hint = "try more Adam steps, a smaller lr, or lbfgs_steps=0"
             # One iteration per call so that J is recorded after each; the optimiser keeps its
             # curvature memory between calls. max_eval must leave room for the line search.
@@ -486,11 +506,15 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
 
             stalled = 0
             for k in range(lbfgs_steps):
+                if deadline is not None and time.perf_counter() > deadline:
+                    stop_reason = "time_limit"
+                    break
                 before = state.get("n_iter", 0)
                 best = [p.detach().clone() for p in params]
                 lbfgs.step(closure)
                 if state.get("n_iter", 0) == before:
-                    break  # gradient below tolerance: converged, nothing was done
+                    stop_reason = "converged"  # gradient below tolerance: nothing was done
+                    break
                 with torch.no_grad():
                     value = float(J())
                 if not math.isfinite(value) or not all(torch.isfinite(p).all() for p in params):
@@ -506,6 +530,7 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
                     snapshot(steps + n_lbfgs)
                 stalled = stalled + 1 if decrease <= tol * abs(value) else 0
                 if stalled >= 3:
+                    stop_reason = "stalled"
                     break
         snapshot(steps + n_lbfgs)
     finally:
@@ -533,7 +558,7 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
         network=net,
         outputs=np.asarray(F, dtype=float),
         initial_objective=trace[0],
-        n_adam=steps,
+        n_adam=n_adam,
         n_lbfgs=n_lbfgs,
         grad_norm=grad_norm,
         snapshot_steps=np.asarray(snap_steps, dtype=int),
@@ -541,7 +566,17 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
         seed=seed,
         settings=settings,
         wall_time=wall,
+        stop_reason=stop_reason,
+        last_improvement=_last_improvement(trace),
     )
+
+
+def _last_improvement(trace: list[float], window: int = 10) -> float:
+    """Relative decrease of J over the last ``window`` recorded steps (0: no progress)."""
+    if len(trace) < 2:
+        return 0.0
+    old, new = trace[-min(window, len(trace) - 1) - 1], trace[-1]
+    return float((old - new) / abs(new)) if new != 0 else 0.0
 
 
 # -- sweeps ---------------------------------------------------------------------------

@@ -273,3 +273,17 @@ def test_train_refuses_unseeded_or_non_bool_settings():
         train(X, Y, width=4, reg=0.01, steps=1, seed=0, bias="no", progress=False)
     with pytest.raises(TypeError, match="X must be real"):
         train(X * 1j, Y, width=4, reg=0.01, steps=1, seed=0, progress=False)
+
+
+def test_train_says_why_it_stopped_and_honours_a_time_limit():
+    S = tasks.binary_latents(2)
+    X, Y = inputs.aligned(S), tasks.latent_targets(S)
+    r = train(X, Y, width=8, reg=0.01, steps=5, lbfgs_steps=0, seed=0, progress=False)
+    assert r.stop_reason == "steps" and r.n_adam == 5 and r.last_improvement > 0
+    r = train(X, Y, width=8, reg=0.01, steps=10**7, seed=0, progress=False, time_limit=0.5)
+    assert r.stop_reason == "time_limit" and r.n_lbfgs == 0 and 0 < r.n_adam < 10**7
+    assert len(r.history) == r.steps and np.isfinite(r.objective)
+    r = train(X, Y, width=8, reg=0.01, steps=300, seed=0, progress=False)
+    assert r.stop_reason in ("converged", "stalled", "steps")
+    with pytest.raises(ValueError, match="time_limit must be"):
+        train(X, Y, width=8, reg=0.01, steps=5, seed=0, progress=False, time_limit=-1)
