@@ -1,4 +1,4 @@
-r"""The hyperplane arrangement of the conditions, and exact ReLU pricing.
+r"""The hyperplane arrangement of the conditions, and exact pricing for piecewise-linear units.
 
 A hidden unit with input weight :math:`w` has preactivations :math:`z = \tilde X w`. Write
 :math:`\tilde X = L V^\top` (thin SVD, :func:`abstractnb.preactivations.reduce_inputs`, :math:`L = U_r S_r` of shape (P, r), :math:`V` with
@@ -9,7 +9,9 @@ orthonormal columns) and :math:`w = V v`: then :math:`z = Lv` and the weight nor
 
 .. math:: \operatorname{relu}(Lv) = D_\sigma L v,\qquad D_\sigma = \operatorname{diag}(\sigma_\mu = +),
 
-so the ReLU is linear there. This module enumerates all faces (the covectors of the oriented
+so the ReLU is linear there; so is every piecewise-linear :math:`\phi` through 0 with slopes
+:math:`(a_-, a_+)` (leaky ReLU, :math:`|z|`, linear), with :math:`D_\sigma =
+\operatorname{diag}(a_{\operatorname{sign}\sigma_\mu})`. This module enumerates all faces (the covectors of the oriented
 matroid of the rows of :math:`L`: compositions of the cocircuits, i.e. of the rays) and uses
 them to compute the dual constraint of the convex problem *exactly*:
 
@@ -63,7 +65,7 @@ class FaceBlock:
     index : (n_k,) rows of :attr:`Arrangement.signs` that these faces are
     basis : (n_k, r, k) orthonormal bases :math:`B_F` of the spans of the faces
     features : (n_k, P, k) :math:`D_\\sigma L B_F`: for :math:`v = B_F e` in the closure of
-        the face, :math:`\\operatorname{relu}(Lv) = ` ``features @ e``
+        the face, :math:`\\phi(Lv) = ` ``features @ e``
     """
 
     index: np.ndarray
@@ -81,8 +83,9 @@ class Arrangement:
     signs : (n_faces, P) int8 sign vectors (covectors) in {-1, 0, +1}
     dims : (n_faces,) dimension of each face
     blocks : one :class:`FaceBlock` per dimension
-    linear : True for the identity activation: a single "face" (all of :math:`\mathbb{R}^r`,
-        no sign constraints, :math:`D = I`)
+    linear : True for a linear activation (equal slopes): a single "face" (all of
+        :math:`\mathbb{R}^r`, no sign constraints, :math:`D = aI`)
+    slopes : (a_-, a_+), the slopes of the activation the features were built for
     """
 
     L: np.ndarray
@@ -90,6 +93,7 @@ class Arrangement:
     dims: np.ndarray
     blocks: tuple[FaceBlock, ...]
     linear: bool = False
+    slopes: tuple[float, float] = (0.0, 1.0)
 
     @property
     def n_faces(self) -> int:
@@ -98,7 +102,7 @@ class Arrangement:
     def scaled(self, a: float) -> "Arrangement":
         """The arrangement of ``a * L`` (a > 0): the same faces, features scaled by ``a``."""
         blocks = tuple(FaceBlock(b.index, b.basis, a * b.features) for b in self.blocks)
-        return Arrangement(a * self.L, self.signs, self.dims, blocks, self.linear)
+        return Arrangement(a * self.L, self.signs, self.dims, blocks, self.linear, self.slopes)
 
     def rays(self) -> np.ndarray:
         """Unit directions of the 1-dimensional faces, (n_rays, r), oriented inside their face."""
@@ -230,21 +234,25 @@ def covectors(L: np.ndarray, max_faces: int = 300_000,
 
 
 def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = False,
+                    slopes: tuple[float, float] = (0.0, 1.0),
                     deadline: float | None = None) -> Arrangement | None:
     """Enumerate the faces of the arrangement of the rows of ``L`` (see module docstring).
 
     Returns None when there are more than ``max_faces`` faces, when ``time.perf_counter()``
     passes ``deadline`` before the enumeration ends, or when the inputs are too
     close to a degenerate configuration for the signs to be decided reliably (then exact
-    pricing is out of reach and callers fall back to a search). With ``linear=True``
-    (identity activation) there is a single face, the whole space.
+    pricing is out of reach and callers fall back to a search). ``slopes = (a_-, a_+)`` of the
+    activation set the features (ReLU by default); with equal slopes, or ``linear=True`` (the
+    identity), there is a single face, the whole space.
     """
     P, r = L.shape
+    lo, hi = (1.0, 1.0) if linear else (float(slopes[0]), float(slopes[1]))
+    linear = lo == hi
     if r == 0:
-        return Arrangement(L, np.zeros((0, P), np.int8), np.zeros(0, int), (), linear)
+        return Arrangement(L, np.zeros((0, P), np.int8), np.zeros(0, int), (), linear, (lo, hi))
     if linear:
-        blk = FaceBlock(np.array([0]), np.eye(r)[None], L[None].copy())
-        return Arrangement(L, np.ones((1, P), np.int8), np.array([r]), (blk,), True)
+        blk = FaceBlock(np.array([0]), np.eye(r)[None], hi * L[None])
+        return Arrangement(L, np.ones((1, P), np.int8), np.array([r]), (blk,), True, (lo, hi))
     out = covectors(L, max_faces, deadline)
     if out is None:
         return None
@@ -279,10 +287,19 @@ def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = F
     for k in np.unique(dims):
         idx = np.flatnonzero(dims == k)
         basis = np.stack([flat_basis[flat_of[i]] for i in idx])
-        pos = (sg[idx] > 0).astype(float)
-        features = pos[:, :, None] * np.einsum("pr,nrk->npk", L, basis)
+        d = _slope_of(sg[idx], (lo, hi))
+        features = d[:, :, None] * np.einsum("pr,nrk->npk", L, basis)
         blocks.append(FaceBlock(idx, basis, features))
-    return Arrangement(L, sg, dims, tuple(blocks), False)
+    return Arrangement(L, sg, dims, tuple(blocks), False, (lo, hi))
+
+
+def _slope_of(signs: np.ndarray, slopes: tuple[float, float]) -> np.ndarray:
+    """The diagonal of :math:`D_\\sigma`: a_+ where a sign is +, a_- where -, 0 where 0."""
+    return np.where(signs > 0, slopes[1], np.where(signs < 0, slopes[0], 0.0))
+
+
+def _phi(z: np.ndarray, slopes: tuple[float, float]) -> np.ndarray:
+    return np.where(z > 0, slopes[1] * z, slopes[0] * z)
 
 
 @dataclass(frozen=True, eq=False)
@@ -338,7 +355,7 @@ def _cone_lp(L, sg, Bk, E):
 
 def price(arr: Arrangement, Z: np.ndarray, *, threshold: float | None = None,
           max_directions: int = 200) -> Pricing:
-    r"""Exact :math:`c(Z) = \max_{|v|=1}\|Z^\top \phi(Lv)\|` for ReLU (or linear) over all faces.
+    r"""Exact :math:`c(Z) = \max_{|v|=1}\|Z^\top \phi(Lv)\|` over all faces (for the slopes of ``arr``).
 
     Parameters
     ----------
@@ -436,8 +453,9 @@ def _dedupe(dirs: np.ndarray, idx: np.ndarray, tol: float = 1e-7) -> np.ndarray:
     return idx[np.sort(first)]
 
 
-def _face_ascent(L: np.ndarray, Z: np.ndarray, v: np.ndarray, tol: float, max_steps: int) -> np.ndarray:
-    r"""Monotone local ascent of :math:`\|Z^\top\operatorname{relu}(Lv)\|` on the unit sphere.
+def _face_ascent(L: np.ndarray, Z: np.ndarray, v: np.ndarray, tol: float, max_steps: int,
+                 slopes: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    r"""Monotone local ascent of :math:`\|Z^\top\phi(Lv)\|` on the unit sphere.
 
     On the closure of the current face the objective is :math:`\|M_F e\|` (:math:`v = B_Fe`),
     whose maximiser on the sphere is the top right-singular vector :math:`u`. Moving from
@@ -448,7 +466,7 @@ def _face_ascent(L: np.ndarray, Z: np.ndarray, v: np.ndarray, tol: float, max_st
     by a small step off its hyperplane, and continue if that improves the value.
     """
     def value(v):
-        return np.linalg.norm(np.maximum(L @ v, 0) @ Z)
+        return np.linalg.norm(_phi(L @ v, slopes) @ Z)
 
     r = L.shape[1]
     f = value(v)
@@ -463,8 +481,8 @@ def _face_ascent(L: np.ndarray, Z: np.ndarray, v: np.ndarray, tol: float, max_st
             B = np.eye(r)
         if B.shape[1] == 0:
             break
-        pos = z > tol
-        M = Z.T @ (pos[:, None] * (L @ B))
+        d = _slope_of(np.where(np.abs(z) > tol, np.sign(z), 0.0), slopes)
+        M = Z.T @ (d[:, None] * (L @ B))
         _, _, Wt = np.linalg.svd(M)
         u = B @ Wt[0]
         if u @ v < 0:
@@ -476,17 +494,20 @@ def _face_ascent(L: np.ndarray, Z: np.ndarray, v: np.ndarray, tol: float, max_st
             fu = value(u)
             v, f = (u, fu) if fu >= f else (v, f)
             # Face-local maximum: try to switch on a silent unit that would help.
-            w = Z @ (Z.T @ np.maximum(L @ v, 0))
+            w = Z @ (Z.T @ _phi(L @ v, slopes))
             moved = False
-            for mu in np.flatnonzero(A & (w > tol)):
+            for mu in np.flatnonzero(A & (np.abs(w) > tol)):
                 d = L[mu] - (L[mu] @ v) * v
                 if np.linalg.norm(d) == 0:
                     continue
-                vt = v + 1e-4 * d / np.linalg.norm(d)
-                vt /= np.linalg.norm(vt)
-                ft = value(vt)
-                if ft > f * (1 + 1e-12):
-                    v, f, moved = vt, ft, True
+                for sgn in (1.0, -1.0):  # either side of the hyperplane may help
+                    vt = v + sgn * 1e-4 * d / np.linalg.norm(d)
+                    vt /= np.linalg.norm(vt)
+                    ft = value(vt)
+                    if ft > f * (1 + 1e-12):
+                        v, f, moved = vt, ft, True
+                        break
+                if moved:
                     break
             if not moved:
                 break
@@ -506,8 +527,8 @@ def _face_ascent(L: np.ndarray, Z: np.ndarray, v: np.ndarray, tol: float, max_st
 
 def search_price(L: np.ndarray, Z: np.ndarray, *, n_random: int = 4096, n_refine: int = 48,
                  starts: np.ndarray | None = None, threshold: float | None = None, max_directions: int = 200,
-                 seed: int = 0) -> Pricing:
-    r"""Heuristic :math:`\max_{|v|=1}\|Z^\top\operatorname{relu}(Lv)\|` by multistart ascent (NOT exact).
+                 seed: int = 0, slopes: tuple[float, float] = (0.0, 1.0)) -> Pricing:
+    r"""Heuristic :math:`\max_{|v|=1}\|Z^\top\phi(Lv)\|` by multistart ascent (NOT exact).
 
     Used when the faces are too many to enumerate. Starts: ``n_random`` random unit
     directions, the rows of ``starts`` (e.g. the current atoms) and the least-norm directions
@@ -523,13 +544,13 @@ def search_price(L: np.ndarray, Z: np.ndarray, *, n_random: int = 4096, n_refine
     V /= np.linalg.norm(V, axis=1, keepdims=True)
 
     def value(V):
-        return np.linalg.norm(np.maximum(V @ L.T, 0) @ Z, axis=1)
+        return np.linalg.norm(_phi(V @ L.T, slopes) @ Z, axis=1)
 
     f = value(V)
     picks = np.vstack([V[np.argsort(-f)[:n_refine]], S0[np.linalg.norm(S0, axis=1) > 0]])
     picks /= np.linalg.norm(picks, axis=1, keepdims=True)
     tol = SIGN_TOL * max(np.abs(L).max(), 1e-300) * 10
-    W = np.array([_face_ascent(L, Z, v, tol, 4 * r + 8) for v in picks]).reshape(-1, r)
+    W = np.array([_face_ascent(L, Z, v, tol, 4 * r + 8, slopes) for v in picks]).reshape(-1, r)
     allV = np.vstack([W, V])
     allf = value(allV)
     order = np.argsort(-allf, kind="stable")

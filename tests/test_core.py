@@ -369,3 +369,32 @@ def test_bad_input_is_refused_by_name():
     assert augment(S, np.bool_(True)).shape == (4, 3)
     with pytest.raises(TypeError, match="reg must be a real number"):
         objective(S, S, [np.ones((2, 3))], np.ones((2, 2)), reg=1j)
+
+
+def test_activation_properties_and_registry():
+    from abstractnb.activations import LEAKY_SLOPE, leaky_relu, register
+
+    z = np.linspace(-2, 2, 9)
+    for name in ACTIVATIONS:
+        act = ACTIVATIONS[name]
+        np.testing.assert_allclose(act(z), act(torch.as_tensor(z)).numpy(), atol=1e-12)
+        if act.slopes is not None:  # phi(z) = a+ z (z > 0), a- z (z < 0)
+            lo, hi = act.slopes
+            np.testing.assert_allclose(act(z), np.where(z > 0, hi * z, lo * z))
+            assert act.degree == 1 and act.piecewise_linear and not act.bounded
+        if act.bounded:
+            assert np.all(np.abs(act(100 * z)) <= 1.0)
+            h = 1e-6  # central difference: error O(h^2) ~ 1e-12, rounding ~1e-10
+            np.testing.assert_allclose(act.derivative(z), (act(z + h) - act(z - h)) / (2 * h), atol=1e-8)
+    assert get_activation("leaky_relu").slopes == (LEAKY_SLOPE, 1.0)
+    assert leaky_relu(0.2).name == "leaky_relu_0.2" and get_activation("leaky_relu_0.2").slopes == (0.2, 1.0)
+    assert get_activation("abs").slopes == (-1.0, 1.0) and get_activation("linear").linear
+    assert get_activation("relu2").superlinear and not get_activation("relu").superlinear
+    with pytest.raises(ValueError, match="already registered"):
+        register(Activation("relu", np.abs, torch.abs, 1.0, slopes=(-1.0, 1.0)))
+    with pytest.raises(TypeError, match="expects an Activation"):
+        register("relu")
+    with pytest.raises(ValueError, match="has degree 1"):
+        Activation("bad", np.abs, torch.abs, 2.0, slopes=(-1.0, 1.0))
+    with pytest.raises(ValueError, match="not both 0"):
+        Activation("bad", np.abs, torch.abs, 1.0, slopes=(0.0, 0.0))

@@ -145,13 +145,14 @@ def test_zero_targets_and_large_reg():
 
 
 # ----------------------------------------------------------------------------- independent formulations
-def pilanci_ergen(X, y, reg):
-    """Group lasso over ALL 2^P diagonal activation patterns (Pilanci & Ergen 2020), one output."""
+def pilanci_ergen(X, y, reg, slopes=(0.0, 1.0)):
+    """Group lasso over ALL 2^P activation patterns (Pilanci & Ergen 2020), one output; a
+    piecewise-linear unit with slopes (a-, a+) acts as diag(a+ or a-) on each pattern."""
     Xt = np.hstack([X, np.ones((len(X), 1))])
     P, d = Xt.shape
     f, pen, cons = 0, 0, []
     for pattern in itertools.product((0.0, 1.0), repeat=P):
-        Dm = np.diag(pattern)
+        Dm = np.diag(np.where(np.array(pattern) > 0, slopes[1], slopes[0]))
         sign = np.diag(2 * np.array(pattern) - 1)
         u, u2 = cp.Variable(d), cp.Variable(d)
         f = f + Dm @ Xt @ (u - u2)
@@ -168,6 +169,53 @@ def test_agrees_with_pilanci_ergen_all_patterns(targets):
     y = (S[:, 0] + 0.5 * S[:, 1]) if targets == "latent" else S[:, 0] * S[:, 1]
     s = mf.solve(X, y, reg=REG)
     assert s.objective == pytest.approx(pilanci_ergen(X, y, REG), abs=1e-6)
+
+
+@pytest.mark.parametrize("name,slopes", [("leaky_relu", (0.01, 1.0)), ("leaky_relu_0.3", (0.3, 1.0)),
+                                         ("abs", (-1.0, 1.0))])
+@pytest.mark.parametrize("targets", ["latent", "xor"])
+def test_piecewise_linear_activations_agree_with_all_patterns(name, slopes, targets):
+    from abstractnb.activations import leaky_relu
+
+    leaky_relu(0.3)  # registers "leaky_relu_0.3"
+    S, X, _ = problem(2, targets=targets)
+    y = (S[:, 0] + 0.5 * S[:, 1]) if targets == "latent" else S[:, 0] * S[:, 1]
+    s = mf.solve(X, y, reg=REG, activation=name)
+    assert s.certified and s.activation == name
+    # both solved to conic/certified accuracy (relative 1e-6 at most): agree to 1e-6
+    assert s.objective == pytest.approx(pilanci_ergen(X, y, REG, slopes), abs=1e-6)
+    cert = mf.certify(s, X, y, reg=REG)
+    assert cert.certified and cert.activation == name
+
+
+def test_a_registered_activation_works_end_to_end():
+    from abstractnb import training
+    from abstractnb.activations import Activation, register
+
+    def numpy_fn(z):
+        return np.where(z > 0, 2.0 * z, -0.5 * z)
+
+    act = register(Activation("vee_test", numpy_fn, lambda t: 2.0 * t.clamp(min=0) - 0.5 * t.clamp(max=0),
+                              1.0, slopes=(-0.5, 2.0)), overwrite=True)
+    S, X, Y = problem(2)
+    s = mf.solve(X, Y, reg=REG, activation="vee_test")
+    assert s.certified and s.phi is act
+    res = training.train(X, Y, width=16, reg=REG, steps=300, seed=0, activation="vee_test", progress=False)
+    cert = mf.certify(res, X, Y, reg=REG)
+    assert cert.exact and res.objective >= s.lower_bound - ROUND * s.objective
+    assert cert.lower_bound <= s.objective * (1 + ROUND)
+    net = s.to_network()
+    assert net.objective(X, Y, reg=REG) == pytest.approx(s.objective, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["erf", "sigmoid_centred"])
+def test_bounded_activations_use_the_mean_field_solver(name):
+    S, X, Y = problem(2)
+    s = mf.solve(X, Y, reg=REG, activation=name, parametrization="mean_field")
+    assert s.mean_field_limit and not s.certified and s.activation == name
+    assert s.masses.sum() == pytest.approx(1)
+    with pytest.raises(ValueError, match=f"{name} in the standard parametrisation"):
+        mf.solve(X, Y, reg=REG, activation=name)
 
 
 def nnls_pricing(L, z):
@@ -369,7 +417,7 @@ def test_errors(sol3, tanh2, monkeypatch):
         mf.solve(X, Y, reg=REG, activation="relu2")
     with pytest.raises(ValueError, match="tanh in the standard parametrisation"):
         mf.solve(X, Y, reg=REG, activation="tanh")
-    with pytest.raises(ValueError, match="custom callable"):
+    with pytest.raises(ValueError, match="none of the properties that give a convex formulation"):
         mf.solve(X, Y, reg=REG, activation=lambda t: t.sigmoid())
     with pytest.raises(ValueError, match="tol must be"):
         mf.solve(X, Y, reg=REG, tol=0)
@@ -391,7 +439,7 @@ def test_errors(sol3, tanh2, monkeypatch):
     # optimal_set_range
     with pytest.raises(ValueError, match="expects a Solution"):
         mf.optimal_set_range(sol3.params, np.eye(8))
-    with pytest.raises(ValueError, match="ReLU or linear"):
+    with pytest.raises(ValueError, match="needs the solution of a piecewise-linear activation"):
         mf.optimal_set_range(tanh2, np.eye(4))
     with pytest.raises(ValueError, match="functional must have 8 rows"):
         mf.optimal_set_range(sol3, np.eye(4))
@@ -421,7 +469,9 @@ def test_caratheodory_reduction_keeps_the_kernel():
     L = reduce_inputs(X, False).L
     v = s.atoms @ np.linalg.pinv(L).T
     v4, m4 = np.vstack([v] * 4), np.concatenate([s.masses * w for w in (0.1, 0.2, 0.3, 0.4)])
-    vr, mr = mf._caratheodory(v4, m4, L, lambda z: np.maximum(z, 0))
+    from abstractnb.meanfield.homogeneous import _caratheodory
+
+    vr, mr = _caratheodory(v4, m4, L, lambda z: np.maximum(z, 0))
     assert len(mr) <= len(s.masses) and np.all(mr > 0)
     relu = lambda V: np.maximum(V @ L.T, 0)  # noqa: E731
     np.testing.assert_allclose((relu(vr).T * mr) @ relu(vr), s.kernel, atol=1e-9)

@@ -1,0 +1,297 @@
+r"""The exact solver for piecewise-linear (positively homogeneous) activations: column
+generation over the dictionary :math:`\{\phi(Lv) : |v| = 1\}`, priced exactly face by face."""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import objective as _obj
+from ..arrangement import Pricing, enumerate_faces, price, search_price
+from .conic import _group_lasso
+from .duality import _dual_bound, _kernel_objective
+from .problem import Problem, _bar, _normalise, _past, _reduced, _Units
+from .results import GAP_TOL, Solution, _certified, relative_gap
+
+#: Default stopping tolerance of :func:`solve`: relative duality gap of the column generation
+#: (a hundred times below ``GAP_TOL``, so that a converged solve is certified with room to spare).
+SOLVE_TOL = 1e-8
+#: Column generation stops as "stalled" once certified and this many rounds have not shrunk
+#: the gap by 10 %: more rounds then buy nothing the verdict needs (Issue 16 measured minutes
+#: of rounds with no smaller final gap on multi-output problems).
+STALL_ROUNDS = 8
+
+
+def _polish(H, m, Y, reg, iters: int = 100):
+    r"""Newton refinement of the masses on the support of a master solution.
+
+    The group lasso's dual point is only as accurate as the square root of its primal
+    accuracy; on the support, :math:`f(m) = \lambda\operatorname{tr}(Y^\top(\Sigma_m+\gamma I)^{-1}Y)
+    + \lambda\sum m` is smooth with gradient :math:`\lambda(1 - \|Z^\top h_j\|^2)` and Hessian
+    :math:`2\lambda\,(H^\top ZZ^\top H)\odot(H^\top(\Sigma+\gamma I)^{-1}H)`, so Newton's method
+    (minimum-norm steps: the optimum need not be unique; a ratio test keeps :math:`m \ge 0`
+    and drops a mass that reaches 0; backtracking on :math:`f`) reaches the KKT conditions, hence
+    :math:`Z`, to near machine precision. Zeros of ``m`` stay zero.
+    """
+    m = m.copy()
+    act = m > 0
+    if not act.any():
+        return m
+    f, Z, Minv = _kernel_objective(H[:, act], m[act], Y, reg)
+    for _ in range(iters):
+        Hs = H[:, act]
+        q = Hs.T @ Z
+        g = reg * (1 - np.sum(q * q, axis=1))
+        if np.abs(g).max(initial=0.0) <= 1e-13 * reg:
+            break
+        Hess = 2 * reg * (q @ q.T) * (Hs.T @ Minv @ Hs)
+        ev, Q = np.linalg.eigh(Hess)
+        big = ev > 1e-13 * max(ev.max(initial=0.0), 1e-300)
+        step = -(Q[:, big] @ ((Q[:, big].T @ g) / ev[big]))
+        ms = m[act]
+        neg = step < 0
+        alpha = min(1.0, float(np.min(-ms[neg] / step[neg]))) if neg.any() else 1.0
+        while alpha > 1e-12:
+            trial = np.maximum(ms + alpha * step, 0.0)
+            ft, Zt, Mt = _kernel_objective(Hs, trial, Y, reg)
+            if ft <= f + 1e-4 * alpha * float(g @ step) + 1e-15 * abs(f):
+                break
+            alpha *= 0.5
+        else:
+            break
+        m[act] = trial
+        f, Z, Minv = ft, Zt, Mt
+        if np.any(trial == 0):
+            act = m > 0
+            if not act.any():
+                break
+            f, Z, Minv = _kernel_objective(H[:, act], m[act], Y, reg)
+    return m
+
+
+
+def _solve_homogeneous(pb: Problem, tol, progress, max_iter, max_faces, seed, deadline) -> Solution:
+    t0 = time.perf_counter()
+    X, Y, reg, bias, parametrization = pb.X, pb.Y, pb.reg, pb.bias, pb.parametrization
+    solver, solver_options, act = pb.solver, pb.solver_options, pb.activation
+    P = X.shape[0]
+    phi = act.numpy
+    L, V = _reduced(X, bias)
+    r = L.shape[1]
+    u = _normalise(L, Y, reg)
+    arr = enumerate_faces(u.L, max_faces=max_faces, slopes=act.slopes, deadline=deadline) if r else None
+    exact = arr is not None or r == 0
+    out_of_time = not exact and _past(deadline)
+    rng = np.random.default_rng(seed)
+    if arr is not None and not arr.linear:
+        cand = arr.rays()
+    else:
+        cand = rng.standard_normal((max(64, 8 * r), r)) if r else np.zeros((0, 0))
+        if r and not act.linear:  # least-norm directions that switch on one condition
+            cand = np.vstack([cand, np.linalg.pinv(u.L).T])
+        cand = cand / np.maximum(np.linalg.norm(cand, axis=1, keepdims=True), 1e-300)
+    run = None
+    if r:
+        run = _column_generation(u, act, arr, cand, tol, max_iter, solver, solver_options, seed,
+                                 progress, deadline)
+        cand, mass, it, used = run.directions, run.masses * (u.sY / u.sL), run.rounds, run.solver
+    else:
+        cand, mass, it, used = np.zeros((0, 0)), np.zeros(0), 0, "none"
+    gamma = P * reg
+    # Drop atoms whose share of the output, m_j ||h_j|| (||Z^T h_j|| = 1), is at rounding level.
+    share = mass * np.linalg.norm(phi(cand @ L.T), axis=1) if r else mass
+    support = share > 1e-10 * max(np.abs(Y).max(), share.max(initial=0.0))
+    v = cand[support] if r else np.zeros((0, 0))
+    m = mass[support]
+    if v.shape[0] > P * (P + 1) // 2:
+        v, m = _caratheodory(v, m, L, phi)
+    m, v = m[m > 0], v[m > 0]
+    # Output vectors b_j = m_j Z^T h_j: the ridge-optimal readout for these atoms (KKT).
+    if v.shape[0]:
+        _, Zm, _ = _kernel_objective(phi(v @ L.T).T, m, Y, reg)
+        b = m[:, None] * (phi(v @ L.T) @ Zm)
+    else:
+        b = np.zeros((0, Y.shape[1]))
+    # Rebuild the finite network in original coordinates and evaluate J with THE objective.
+    dirs = v @ V.T if r else np.zeros((0, X.shape[1] + int(bias)))
+    W = np.sqrt(m)[:, None] * dirs
+    A = b / np.sqrt(m)[:, None]
+    if W.shape[0] == 0:  # the zero network: keep one silent unit so shapes stay valid
+        W0, A0 = np.zeros((1, dirs.shape[1])), np.zeros((1, Y.shape[1]))
+    else:
+        W0, A0 = W, A
+    J = _obj.objective(X, Y, [W0], A0, reg=reg, activation=act, bias=bias, parametrization="standard")
+    F, (Hn,) = _obj.forward(X, [W0], A0, activation=act, bias=bias, parametrization="standard")
+    Z = (Y - F) / gamma
+    # c(Z) of the network's own dual point (what `dual` and `max_dual_constraint` report) ...
+    c, exact_c, _ = _exact_c(arr, u.L, Z * u.sL, exact, seed, v, act.slopes)
+    lb, _ = _dual_bound(Z, Y, reg, gamma, c)
+    # ... and the best exactly priced dual point of the column generation: every priced dual
+    # point gives a valid bound, so keep the better one (for large targets (Y - F)/gamma is
+    # the worse conditioned of the two).
+    if run is not None and run.pricing is not None and run.pricing.exact == exact_c:
+        lb = max(lb, _dual_bound(run.dual / u.sL, Y, reg, gamma, run.pricing.value)[0])
+    certified = _certified(exact_c, J, lb)
+    reason = run.reason if run is not None else "zero network"
+    note = ("exact: c(Z) computed by enumerating all faces of the arrangement; the gap is a proof "
+            "of global optimality up to floating-point error")
+    if not exact_c:
+        why = ("the time limit ran out during the enumeration" if out_of_time else
+               f"more than max_faces={max_faces}, or inputs too close to a degenerate configuration "
+               "to decide the signs reliably")
+        note = (f"NOT certified: the faces of the arrangement could not be enumerated ({why}), so "
+                "c(Z) comes from a multistart search and may be underestimated; the lower bound is "
+                "not a proof")
+        warnings.warn(f"solve: {note}", RuntimeWarning, stacklevel=3)
+    elif not certified:
+        note = (f"exact pricing, but NOT certified: relative gap {relative_gap(J, lb):.1e} > "
+                f"GAP_TOL={GAP_TOL:g} (column generation stopped: {reason})")
+        warnings.warn(f"solve: {note}", RuntimeWarning, stacklevel=3)
+    atoms = L @ v.T if r else np.zeros((P, 0))
+    params, hidden = ([W0], A0), Hn
+    if parametrization == "mean_field" and W.shape[0]:
+        # Same network in mean-field scaling: w, a -> sqrt(N) w, sqrt(N) a leaves J unchanged.
+        n = W.shape[0]
+        params = ([W * np.sqrt(n)], A * np.sqrt(n))
+        hidden = Hn * np.sqrt(n)
+        J = _obj.objective(X, Y, *params, reg=reg, activation=act, bias=bias, parametrization="mean_field")
+    return Solution(
+        objective=float(J), lower_bound=float(lb), gap=float(J - lb), certified=certified,
+        kernel=Hn @ Hn.T, atoms=atoms.T.copy(), masses=m.copy(), directions=dirs, dual=Z, output=F,
+        params=params, hidden=hidden, max_dual_constraint=float(c), exact_pricing=bool(exact_c),
+        iterations=it, n_faces=arr.n_faces if arr is not None else 0, time=time.perf_counter() - t0,
+        solver=used, reg=reg, activation=act.name, bias=bool(bias), parametrization=parametrization,
+        X=X, Y=Y, note=note, arrangement=arr.scaled(u.sL) if arr is not None else None,
+        stop_reason=reason, phi=act)
+
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What a column generation found, in the internal units of its ``_Units``."""
+
+    directions: np.ndarray     # (n, r) unit directions v_j of the candidates
+    masses: np.ndarray         # (n,) masses of the last master (0 off its support)
+    rounds: int
+    solver: str
+    dual: np.ndarray | None    # the priced dual point with the best bound
+    pricing: Pricing | None    # its pricing
+    lower: float               # that bound, D(tZ)
+    upper: float               # J of the last master measure (a network: >= J*)
+    reason: str                # why it stopped (see Solution.stop_reason)
+
+
+def _column_generation(u: _Units, act, arr, cand, tol, max_iter, solver, solver_options, seed, progress,
+                       deadline=None) -> _Run:
+    r"""Column generation for the group lasso over the dictionary :math:`\{\phi(Lv): |v| = 1\}`.
+
+    Master (cvxpy) over the candidate directions ``cand``, masses polished by Newton
+    (:func:`_polish`), exact pricing of :math:`Z` (or a search when ``arr`` is None); the
+    maximisers with :math:`\|Z^\top\phi(Lv)\| > 1 + \text{tol}` join the candidates. Every
+    priced :math:`Z` gives a bound and the best one is kept; the master's objective is an
+    upper bound on :math:`J^*`. Stops when :math:`c(Z) \le 1 + \text{tol}` or the relative
+    gap between the two is below ``tol`` (the bound is first order in c - 1, so both are
+    needed), when certified and stalled (:data:`STALL_ROUNDS`), or at ``max_iter`` rounds or
+    the deadline.
+    """
+    L, Y, reg = u.L, u.Y, u.reg
+    phi = act.numpy
+    gamma = L.shape[0] * reg
+    used, it, mass, atoms = "none", 0, np.zeros(cand.shape[0]), cand
+    best_lb, best_Z, best_pr, upper, gaps = -np.inf, None, None, np.inf, []
+    reason = "max_iter"
+    bar = _bar(progress, max_iter, "column generation")
+    while it < max_iter:
+        if _past(deadline):
+            reason = "time_limit"
+            break
+        it += 1
+        H = phi(cand @ L.T).T
+        useful = np.linalg.norm(H, axis=0) > 1e-12
+        cand, H = cand[useful], H[:, useful]
+        if cand.shape[0] == 0:  # no candidate unit is ever active: only the zero network remains
+            mass, atoms, reason = np.zeros(0), cand, "zero network"
+            break
+        B, used = _group_lasso(H, Y, reg, solver, solver_options)
+        norms = np.linalg.norm(B, axis=1)
+        # Interior-point solutions spread tiny masses over many atoms; start the polish from
+        # the clear support (an atom wrongly dropped comes back through the pricing).
+        mass = _polish(H, np.where(norms > 1e-6 * norms.max(initial=0.0), norms, 0.0), Y, reg)
+        atoms = cand
+        upper, Z, _ = _kernel_objective(H, mass, Y, reg)
+        pr = _price(arr, L, Z, threshold=1 + tol, starts=cand[mass > 0], seed=seed + it, slopes=act.slopes)
+        lb = _dual_bound(Z, Y, reg, gamma, pr.value)[0]
+        if lb > best_lb:
+            best_lb, best_Z, best_pr = lb, Z, pr
+        gaps.append(relative_gap(upper, best_lb))
+        bar.update(1)
+        bar.set_postfix(c=f"{pr.value:.9f}", rel_gap=f"{gaps[-1]:.1e}", refresh=False)
+        if pr.value <= 1 + tol or gaps[-1] <= tol or pr.directions.shape[0] == 0:
+            reason = "converged"
+            break
+        if (len(gaps) > STALL_ROUNDS and gaps[-1] <= GAP_TOL / 10
+                and gaps[-1] > 0.9 * gaps[-1 - STALL_ROUNDS]):
+            reason = "stalled"
+            break
+        new = pr.directions[:64]
+        keep = _dedupe_against(new, cand)
+        if keep.size == 0:
+            reason = "stalled"
+            break
+        cand = np.vstack([cand, new[keep]])
+    bar.close()
+    return _Run(atoms, mass, it, used, best_Z, best_pr, float(best_lb), float(upper), reason)
+
+
+
+def _price(arr, L, Z, *, threshold, starts, seed, slopes):
+    """Exact pricing over the faces of ``arr``, or (``arr`` None) a multistart search."""
+    if arr is not None:
+        return price(arr, Z, threshold=threshold)
+    return search_price(L, Z, threshold=threshold, starts=starts, seed=seed, slopes=slopes)
+
+
+def _exact_c(arr, L, Z, exact, seed, starts, slopes):
+    """c(Z), whether it is exact, and the witness."""
+    if L.shape[1] == 0:
+        return 0.0, True, None
+    pr = _price(arr, L, Z, threshold=None, starts=starts, seed=seed, slopes=slopes)
+    return pr.value, pr.exact and exact, pr.witness
+
+
+def _dedupe_against(new: np.ndarray, old: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """Indices of rows of ``new`` that are not (within tol) rows of ``old``."""
+    if old.shape[0] == 0:
+        return np.arange(new.shape[0])
+    d = np.min(np.linalg.norm(new[:, None, :] - old[None, :, :], axis=2), axis=1)
+    return np.flatnonzero(d > tol)
+
+
+
+
+def _caratheodory(v, m, L, phi):
+    r"""A vertex of {m' >= 0 : sum m'_j h_j h_j^T = Sigma}: same kernel (hence same F and J),
+    at most P(P+1)/2 atoms."""
+    from scipy.optimize import linprog
+
+    H = phi(v @ L.T)  # (n, P)
+    P = L.shape[0]
+    # Unit features and masses m ||h||^2: the same kernel with an LP of unit-scale columns
+    # (unscaled, HiGHS stops on numerical trouble, status 4, on problems of P = 16).
+    nrm = np.linalg.norm(H, axis=1)
+    Hu, mu = H / nrm[:, None], m * nrm ** 2
+    iu = np.triu_indices(P)
+    A = np.einsum("np,nq->npq", Hu, Hu)[:, iu[0], iu[1]].T
+    for method in ("highs-ds", "highs-ipm"):
+        res = linprog(np.zeros(m.size), A_eq=A, b_eq=A @ mu, bounds=[(0, None)] * m.size, method=method)
+        if res.status == 0 and res.x is not None:
+            keep = res.x > 1e-12 * mu.max()
+            x = np.where(keep, res.x, 0.0)
+            if np.abs(A @ x - A @ mu).max() <= 1e-9 * np.abs(A @ mu).max():
+                return v[keep], x[keep] / nrm[keep] ** 2
+    warnings.warn(f"solve: the atom reduction failed (HiGHS: {res.message}); the solution keeps "
+                  f"{m.size} atoms, more than the P(P+1)/2 = {P * (P + 1) // 2} a vertex needs "
+                  "(the kernel and J are unaffected)", RuntimeWarning, stacklevel=4)
+    return v, m
