@@ -45,6 +45,10 @@ class Activation:
         Whether :math:`\\sup_z|\\phi(z)| < \\infty`.
     derivative : callable or None
         :math:`\\phi'` in numpy (needed by the mean-field solver for bounded activations).
+    lipschitz, curvature : float or None
+        :math:`\\sup|\\phi'|` and :math:`\\sup|\\phi''|` of a bounded, increasing activation
+        with :math:`|\\phi| \\le 1`: with them the mean-field bound is certified by branch and
+        bound (:mod:`abstractnb.meanfield.energy`); without them it comes from a search.
     """
 
     name: str
@@ -54,6 +58,8 @@ class Activation:
     slopes: tuple[float, float] | None = None
     bounded: bool = False
     derivative: Callable[[np.ndarray], np.ndarray] | None = None
+    lipschitz: float | None = None
+    curvature: float | None = None
 
     def __post_init__(self):
         if self.slopes is not None:
@@ -139,14 +145,18 @@ for _act in (
     _piecewise_linear("relu", 0.0, 1.0),
     _piecewise_linear("abs", -1.0, 1.0),
     _piecewise_linear("linear", 1.0, 1.0),
+    # sup|tanh''| = 4 / (3 sqrt 3), at tanh(z)^2 = 1/3.
     Activation("tanh", np.tanh, lambda t: t.tanh(), None, bounded=True,
-               derivative=lambda z: 1.0 - np.tanh(z) ** 2),
+               derivative=lambda z: 1.0 - np.tanh(z) ** 2, lipschitz=1.0, curvature=4 / (3 * np.sqrt(3))),
+    # erf'' = -(4 / sqrt pi) z exp(-z^2), largest at z^2 = 1/2.
     Activation("erf", _erf, lambda t: t.erf(), None, bounded=True,
-               derivative=lambda z: 2 / np.sqrt(np.pi) * np.exp(-np.asarray(z) ** 2)),
+               derivative=lambda z: 2 / np.sqrt(np.pi) * np.exp(-np.asarray(z) ** 2),
+               lipschitz=2 / np.sqrt(np.pi), curvature=4 / np.sqrt(2 * np.pi) * np.exp(-0.5)),
     # 2 sigmoid(z) - 1 = tanh(z / 2): a sigmoid centred on 0.
     Activation("sigmoid_centred", lambda z: np.tanh(np.asarray(z, dtype=float) / 2),
                lambda t: 2 * t.sigmoid() - 1, None, bounded=True,
-               derivative=lambda z: 0.5 * (1.0 - np.tanh(np.asarray(z, dtype=float) / 2) ** 2)),
+               derivative=lambda z: 0.5 * (1.0 - np.tanh(np.asarray(z, dtype=float) / 2) ** 2),
+               lipschitz=0.5, curvature=1 / (3 * np.sqrt(3))),
     Activation("relu2", lambda z: np.maximum(z, 0.0) ** 2, lambda t: t.relu() ** 2, 2.0),
 ):
     register(_act)

@@ -6,10 +6,12 @@ import time
 import numpy as np
 
 from .conic import _mf_master
-from .homogeneous import _dedupe_against
+from .energy import MAX_RANK, energy_lower_bound
+from .duality import _kernel_objective
+from .homogeneous import _caratheodory, _dedupe_against
 from .problem import Problem, _bar, _past, _reduced
 from .duality import dual_value
-from .results import Solution
+from .results import GAP_TOL, Solution, _certified
 
 
 def _energy(Vs, L, Z, act):
@@ -56,6 +58,25 @@ def _min_energy(L, Z, starts, seed, act, n_random=256):
     return Vm[first], E[first]
 
 
+def _measure_objective(Phi, p, sqnorm, Y, reg) -> tuple[float, np.ndarray]:
+    r""":math:`J_{MF}(\pi) = \lambda\operatorname{tr}(Y^\top(K_\pi+\gamma I)^{-1}Y) + \lambda\,
+    \mathbb E_\pi|v|^2` and the dual point :math:`(K_\pi + \gamma I)^{-1}Y`."""
+    f, Z, _ = _kernel_objective(Phi, p, Y, reg)
+    return f - reg * float(p.sum()) + reg * float(p @ sqnorm), Z
+
+
+def _energy_min(L, Z, act, J, reg, starts, seed, deadline) -> tuple[float, bool]:
+    """min_v V(v): a certified lower bound (branch and bound) where the rank and the activation
+    allow, else the best local minimum of a multistart search; and whether it is certified."""
+    Vm, Em = _min_energy(L, Z, starts, seed, act)
+    if L.shape[1] <= MAX_RANK and act.lipschitz is not None and act.curvature is not None:
+        # The bound enters J's bound multiplied by reg: GAP_TOL / 10 of J leaves room for the rest.
+        eb = energy_lower_bound(L, Z, act, tol=GAP_TOL / 10 * max(J, 0.0) / reg, start=Vm[:16],
+                                deadline=deadline)
+        return eb.lower, True
+    return float(Em[0]), False
+
+
 def _solve_bounded(pb: Problem, tol, progress, max_iter, seed, deadline) -> Solution:
     t0 = time.perf_counter()
     X, Y, reg, bias, act = pb.X, pb.Y, pb.reg, pb.bias, pb.activation
@@ -89,17 +110,19 @@ def _solve_bounded(pb: Problem, tol, progress, max_iter, seed, deadline) -> Solu
             break
         it += 1
         Phi = phi(cand @ L.T).T
-        p, C, used = _mf_master(Phi, np.sum(cand * cand, axis=1), Y, reg, solver, solver_options)
-        F = Phi @ C
-        Z = (Y - F) / gamma
+        sqnorm = np.sum(cand * cand, axis=1)
+        p, _, used = _mf_master(Phi, sqnorm, Y, reg, solver, solver_options)
+        # The measure's own dual point (Sigma_p + gamma I)^{-1} Y: exact for p, unlike the
+        # conic solver's readout, which is only as accurate as the square root of its tolerance.
+        J_m, Z = _measure_objective(Phi, p, sqnorm, Y, reg)
         E, _ = _energy(cand, L, Z, act)
         level = float(p @ E)
         sup = p > 1e-9
         Vm, Em = _min_energy(L, Z, cand[sup], seed + it, act)
-        gap = reg * (level - Em[0])
+        gap = J_m - (dual_value(Z, Y, reg) + reg * Em[0])
         bar.update(1)
-        bar.set_postfix(gap=f"{gap:.2e}", refresh=False)
-        if gap <= tol * max(1.0, reg * abs(level)) or it == max_iter:
+        bar.set_postfix(rel_gap=f"{gap / J_m:.2e}", refresh=False)
+        if gap <= tol * J_m or it == max_iter:
             reason = "converged" if it < max_iter else reason
             break
         new = Vm[Em < level - 1e-12][:32]
@@ -108,25 +131,35 @@ def _solve_bounded(pb: Problem, tol, progress, max_iter, seed, deadline) -> Solu
             break
         cand = np.vstack([cand[sup | (np.arange(cand.shape[0]) == 0)], cand[~sup][-200:], new[keep]])
     bar.close()
-    sup = p > 1e-10
+    sup = p > 1e-10 * p.max(initial=0.0)
     v, pv = cand[sup], p[sup] / p[sup].sum()
+    if v.shape[0] > P * (P + 1) // 2 + 2:
+        # Interior points spread mass over many atoms; a vertex of the measures with the same
+        # kernel, the same E|v|^2 and total mass 1 has the same J with few atoms.
+        # (The reduction is best effort here: when the LP fails, the measure keeps its atoms.)
+        v, pv = _caratheodory(v, pv, L, phi, extra=np.stack([np.sum(v * v, axis=1), np.ones(len(pv))]),
+                              warn=False)
     Phi = phi(v @ L.T).T  # (P, n)
     Kern = (Phi * pv) @ Phi.T
-    Zs = np.linalg.solve(Kern + gamma * np.eye(P), Y)
-    J = reg * float(np.sum(Y * Zs)) + reg * float(pv @ np.sum(v * v, axis=1))
+    J, Zs = _measure_objective(Phi, pv, np.sum(v * v, axis=1), Y, reg)
     F = Kern @ Zs
     Z = (Y - F) / gamma
-    Vm, Em = _min_energy(L, Z, v, seed + 7919, act)
-    lb = dual_value(Z, Y, reg) + reg * Em[0]
+    min_V, exact = _energy_min(L, Z, act, J, reg, v, seed + 7919, deadline)
+    lb = dual_value(Z, Y, reg) + reg * min_V
+    certified = _certified(exact, J, lb)
     dirs = v @ V.T
     readout = Phi.T @ Z
-    note = (f"{act.name}, mean-field: J_MF(pi) of the measure found, the N -> infinity optimum (a lower bound for "
-            "every finite mean-field network) only if the search below found the global min of V; the dual "
-            "bound uses min_v V(v) from a multistart local search, so it is NOT a proof (certified=False)")
+    if exact:
+        note = (f"{act.name}, mean field: J_MF(pi) of the measure found; the bound uses a certified lower "
+                "bound on min_v V(v) (branch and bound), so it is a proof")
+    else:
+        note = (f"{act.name}, mean field: J_MF(pi) of the measure found; the dual bound uses min_v V(v) from "
+                f"a multistart local search (reduced input rank {r} > {MAX_RANK}, or no lipschitz/curvature "
+                "bounds for the activation, or the budget ran out), so it is NOT a proof")
     return Solution(
-        objective=float(J), lower_bound=float(lb), gap=float(J - lb), certified=False, kernel=Kern,
+        objective=float(J), lower_bound=float(lb), gap=float(J - lb), certified=certified, kernel=Kern,
         atoms=(L @ v.T).T.copy(), masses=pv, directions=dirs, dual=Z, output=F, params=([dirs], readout),
-        hidden=Phi, max_dual_constraint=float(Em[0]), exact_pricing=False, iterations=it, n_faces=0,
+        hidden=Phi, max_dual_constraint=float(min_V), exact_pricing=exact, iterations=it, n_faces=0,
         time=time.perf_counter() - t0, solver=used, reg=reg, activation=act.name, bias=bool(bias),
         parametrization="mean_field", X=X, Y=Y, note=note, arrangement=None, stop_reason=reason,
         phi=act)

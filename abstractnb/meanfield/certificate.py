@@ -8,7 +8,7 @@ import numpy as np
 from .. import objective as _obj
 from .._validate import as_bool, as_matrix, as_seed, positive, positive_int
 from ..arrangement import enumerate_faces
-from .bounded import _min_energy
+from .bounded import _energy_min
 from .duality import _dual_bound, dual_value
 from .homogeneous import _column_generation, _exact_c, _Run
 from .problem import BOUNDED, _deadline, _normalise, _past, _reduced, _Units, make_problem
@@ -118,12 +118,15 @@ def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: boo
     record = dict(objective=float(J), dual=Z0, scope=scope, reg=reg, activation=act.name, bias=bias,
                   parametrization=parametrization)
     if pb.family == BOUNDED:
-        Vm, Em = _min_energy(L, Z0, np.zeros((0, L.shape[1])), seed, act, n_random=512)
-        lb = dual_value(Z0, Y, reg) + reg * Em[0] + const
-        return Certificate(**record, lower_bound=float(lb), gap=float(J - lb), certified=False, scale=1.0,
-                           max_dual_constraint=float(Em[0]), exact=False,
-                           note=f"{act.name} (mean field): bound from a multistart search of min_v V(v), "
-                                "not a proof")
+        U = W[-1] @ V  # the network's own units are natural starts of the energy search
+        min_V, exact = _energy_min(L, Z0, act, J, reg, U, seed, deadline)
+        lb = dual_value(Z0, Y, reg) + reg * min_V + const
+        how = ("a certified lower bound on min_v V(v) (branch and bound): a proof" if exact else
+               "min_v V(v) from a multistart search: NOT a proof")
+        return Certificate(**record, lower_bound=float(lb), gap=float(J - lb),
+                           certified=_certified(exact, J, lb, gap_tol), scale=1.0,
+                           max_dual_constraint=float(min_V), exact=exact,
+                           note=f"{act.name} (mean field): the bound uses {how}")
     u = _normalise(L, Y, reg)
     r = L.shape[1]
     arr = enumerate_faces(u.L, max_faces=max_faces, slopes=act.slopes, deadline=deadline) if r else None

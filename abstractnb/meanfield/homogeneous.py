@@ -271,9 +271,9 @@ def _dedupe_against(new: np.ndarray, old: np.ndarray, tol: float = 1e-9) -> np.n
 
 
 
-def _caratheodory(v, m, L, phi):
-    r"""A vertex of {m' >= 0 : sum m'_j h_j h_j^T = Sigma}: same kernel (hence same F and J),
-    at most P(P+1)/2 atoms."""
+def _caratheodory(v, m, L, phi, extra=None, warn=True):
+    r"""A vertex of {m' >= 0 : sum m'_j h_j h_j^T = Sigma (and extra @ m' = extra @ m)}: the same
+    kernel (hence the same F and J), with at most P(P+1)/2 (+ rows of ``extra``) atoms."""
     from scipy.optimize import linprog
 
     H = phi(v @ L.T)  # (n, P)
@@ -281,9 +281,13 @@ def _caratheodory(v, m, L, phi):
     # Unit features and masses m ||h||^2: the same kernel with an LP of unit-scale columns
     # (unscaled, HiGHS stops on numerical trouble, status 4, on problems of P = 16).
     nrm = np.linalg.norm(H, axis=1)
+    nrm = np.where(nrm > 0, nrm, 1.0)  # a silent atom (h = 0) only enters the extra rows
     Hu, mu = H / nrm[:, None], m * nrm ** 2
     iu = np.triu_indices(P)
     A = np.einsum("np,nq->npq", Hu, Hu)[:, iu[0], iu[1]].T
+    if extra is not None:
+        E = extra / nrm ** 2
+        A = np.vstack([A, E / np.maximum(np.abs(E).max(axis=1, keepdims=True), 1e-300)])
     for method in ("highs-ds", "highs-ipm"):
         res = linprog(np.zeros(m.size), A_eq=A, b_eq=A @ mu, bounds=[(0, None)] * m.size, method=method)
         if res.status == 0 and res.x is not None:
@@ -291,7 +295,8 @@ def _caratheodory(v, m, L, phi):
             x = np.where(keep, res.x, 0.0)
             if np.abs(A @ x - A @ mu).max() <= 1e-9 * np.abs(A @ mu).max():
                 return v[keep], x[keep] / nrm[keep] ** 2
-    warnings.warn(f"solve: the atom reduction failed (HiGHS: {res.message}); the solution keeps "
-                  f"{m.size} atoms, more than the P(P+1)/2 = {P * (P + 1) // 2} a vertex needs "
-                  "(the kernel and J are unaffected)", RuntimeWarning, stacklevel=4)
+    if warn:
+        warnings.warn(f"solve: the atom reduction failed (HiGHS: {res.message}); the solution keeps "
+                      f"{m.size} atoms, more than the P(P+1)/2 = {P * (P + 1) // 2} a vertex needs "
+                      "(the kernel and J are unaffected)", RuntimeWarning, stacklevel=4)
     return v, m
