@@ -876,7 +876,12 @@ def _null_trials(T: np.ndarray, null: str, rng: np.random.Generator) -> np.ndarr
     radii = np.linalg.norm(means - centre, axis=1)
     U = rng.standard_normal((P, N))
     U /= np.linalg.norm(U, axis=1, keepdims=True)
-    return T + (centre + radii[:, None] * U - means)[:, None, :]
+    moved = radii[:, None] * U
+    moved -= moved.mean(axis=0)
+    size = float(np.sum(moved ** 2))
+    if size > 0:
+        moved *= np.sqrt(float(np.sum(radii ** 2)) / size)
+    return T + (centre + moved - means)[:, None, :]
 
 
 def _trial_statistics(T, S, codes, plan, classifier, cv, rng) -> np.ndarray:
@@ -965,19 +970,27 @@ def abstraction_report(trials, latents, *, null: str = "geometric", n_null: int 
       permutation of the :math:`n = Pr` trials. It tests whether the responses depend on
       the condition at all; when they do not (trials exchangeable across conditions), the
       p-value is exact: :math:`\Pr(p \le \alpha) \le \alpha`.
-    * ``"geometric"`` (Bernardi et al. 2020): each condition keeps its cloud of trials
-      but its mean is moved to a random direction about the centre of the means, at the
-      same distance,
+    * ``"geometric"`` (after Bernardi et al. 2020): each condition keeps its cloud of
+      trials but its mean is moved to a random direction about the centre of the means,
 
-      .. math:: x_i \mapsto x_i - \bar x_\mu + \bar x + Q_\mu(\bar x_\mu - \bar x),
-                \qquad \bar x = \tfrac1P\textstyle\sum_\mu \bar x_\mu,
+      .. math:: x_i \mapsto x_i - \bar x_\mu + \bar x + m_\mu, \qquad
+                m_\mu = c\,\Big(\tilde m_\mu - \tfrac1P\textstyle\sum_\nu\tilde m_\nu\Big),
+                \qquad \tilde m_\mu = Q_\mu(\bar x_\mu - \bar x),
 
-      with independent Haar-random rotations :math:`Q_\mu` of :math:`\mathbb R^N`
-      (equivalently, :math:`Q_\mu(\bar x_\mu - \bar x) = \|\bar x_\mu - \bar x\|\, u_\mu`,
-      :math:`u_\mu` uniform on the sphere). It keeps the noise, the number of trials and
-      the distance of every condition from the centre, and randomises the arrangement of
-      the conditions: it asks whether the *geometry* is more structured than that of
-      randomly placed conditions with the same spread.
+      :math:`\bar x = \tfrac1P\sum_\mu \bar x_\mu`, with independent Haar-random
+      rotations :math:`Q_\mu` of :math:`\mathbb R^N` (so :math:`\tilde m_\mu =
+      \|\bar x_\mu - \bar x\|\,u_\mu`, :math:`u_\mu` uniform on the sphere) and
+      :math:`c > 0` such that :math:`\sum_\mu\|m_\mu\|^2 = \sum_\mu\|\bar x_\mu - \bar
+      x\|^2`. Re-centring keeps the centre of the means where it was (the rotated means
+      alone would not average to :math:`\bar x`, and their pairwise distances would be
+      biased low, since centred points have negative mean inner product
+      :math:`-\frac1{P-1}` of their squared radius, random directions zero); the scale
+      :math:`c` keeps the variance of the means. So the null keeps the noise, the number of
+      trials, the centre and spread of the conditions and, up to the re-centring, the
+      distance of each from the centre, and randomises their arrangement: it asks whether
+      the *geometry* is more structured than that of randomly placed conditions with the
+      same spread. It leaves the clouds as they are, so noise that is aligned with the
+      coding directions in the data is no longer aligned with them in the null.
 
     Parameters
     ----------
