@@ -23,7 +23,14 @@ intercept not penalised), or an L2-regularised logistic regression
 (``decoder="logistic"``, ``lbfgs``). Before fitting, samples are divided by the
 root-mean-square distance of the rows of ``H`` to their mean, so a decoding result
 depends on ``H`` and ``noise`` only through their ratio (and ``C`` is relative to that
-scale).
+scale). :func:`condition_report` collects all of them for one ``H``.
+
+Recorded trials (one row per trial, the latents of each trial) go to
+:func:`abstraction_report`, which computes the same PS, CCGP and shattering
+dimensionality on the trials (one definition of each, shared with the functions
+above), with a null distribution and a p-value for each (Bernardi et al. 2020's
+shuffle and geometric nulls), decoding with :class:`LeastSquaresSVM` or any
+scikit-learn classifier.
 """
 from __future__ import annotations
 
