@@ -39,6 +39,7 @@ from itertools import combinations, permutations
 
 import numpy as np
 from scipy.linalg import orth
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ._validate import MAX_LATENTS, as_latents, as_matrix, positive, positive_int
 
@@ -700,7 +701,7 @@ MEASURES = ("parallelism", "ccgp", "shattering")
 NULL_QUANTILE = 0.95
 
 
-class LeastSquaresSVM:
+class LeastSquaresSVM(ClassifierMixin, BaseEstimator):
     r"""Linear least-squares support-vector machine: the default decoder of
     :func:`abstraction_report`.
 
@@ -712,32 +713,17 @@ class LeastSquaresSVM:
               + \lambda\|w\|^2, \qquad
               \lambda = \mathtt{reg}\cdot\frac{\|X - \mathbf 1\bar x^\top\|_F^2}{N},
 
-    :math:`t_i = \pm1`, and predicts :math:`+1` where :math:`w^\top x + b \ge 0`. Scaling
-    :math:`\lambda` with the mean eigenvalue of the training scatter makes the decoder
-    invariant to the units of :math:`x` (``reg`` = 1: moderate shrinkage). Its closed form
-    fits many labellings of the same trials with one factorisation, which is what makes
-    null distributions of hundreds of decoders affordable; :func:`abstraction_report`
-    uses that batched form, which gives the same decoders as :meth:`fit`.
-
-    A scikit-learn-compatible classifier (``fit``, ``predict``, ``score``,
-    ``get_params``), so it works with :func:`sklearn.base.clone`.
+    :math:`t_i = \pm1` (the larger class label is +1), and predicts :math:`+1` where
+    :math:`w^\top x + b \ge 0`. Scaling :math:`\lambda` with the mean eigenvalue of the
+    training scatter makes the decoder invariant to the units of :math:`x` (``reg`` = 1:
+    moderate shrinkage). Its closed form fits many labellings of the same trials with one
+    factorisation, which is what makes null distributions of hundreds of decoders
+    affordable; :func:`abstraction_report` uses that batched form, which gives the same
+    decoders as :meth:`fit`. A scikit-learn classifier (``clone``, ``GridSearchCV``, ...).
     """
 
     def __init__(self, reg: float = 1.0):
         self.reg = reg
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {"reg": self.reg}
-
-    def set_params(self, **params) -> "LeastSquaresSVM":
-        for key, value in params.items():
-            if key != "reg":
-                raise ValueError(f"LeastSquaresSVM has no parameter {key!r}")
-            self.reg = value
-        return self
-
-    def __repr__(self) -> str:
-        return f"LeastSquaresSVM(reg={self.reg!r})"
 
     def fit(self, X, y) -> "LeastSquaresSVM":
         X = as_matrix(X, "X")
@@ -757,9 +743,6 @@ class LeastSquaresSVM:
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[(self.decision_function(X) >= 0).astype(int)]
-
-    def score(self, X, y) -> float:
-        return float(np.mean(self.predict(X) == np.asarray(y).ravel()))
 
 
 def _lssvm_weights(X: np.ndarray, T: np.ndarray, reg: float) -> tuple[np.ndarray, np.ndarray]:
@@ -1015,7 +998,10 @@ def abstraction_report(trials, latents, *, null: str = "geometric", n_null: int 
         once. Any other classifier (e.g. ``sklearn.svm.LinearSVC()`` or
         ``SVC(kernel="linear")``, the hinge-loss SVM of :func:`ccgp`) is fitted once per
         labelling, fold and draw: :math:`(1 + n_{\rm null})(2D(D-1) + \mathtt{cv}(D + n_T))`
-        fits for :math:`n_T` dichotomies, much slower.
+        fits for :math:`n_T` dichotomies, much slower. To choose the decoder's
+        regularisation by cross-validation within each training set (within the training
+        half, for CCGP), pass e.g. ``GridSearchCV(LeastSquaresSVM(), {"reg": [0.1, 1,
+        10]})``.
     cv : int >= 2
         Folds of the cross-validation of the ``shattering`` rows.
     seed : int >= 0
