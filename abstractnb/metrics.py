@@ -953,7 +953,8 @@ def abstraction_report(trials, latents, *, null: str = "geometric", n_null: int 
 
     .. math:: p = \frac{1 + \#\{d : T_d \ge T_{\rm obs}\}}{1 + n_{\rm null}}
 
-    (never 0; its smallest value is :math:`1/(1 + n_{\rm null})`, e.g. 0.005 for 200 draws).
+    (never 0; its smallest value is :math:`1/(1 + n_{\rm null})`, e.g. 0.005 for 200 draws;
+    Phipson & Smyth 2010).
 
     * ``"shuffle"``: the condition labels are permuted across trials,
       :math:`x_i \mapsto` condition :math:`\mu_{\pi(i)}` with :math:`\pi` a uniformly random
