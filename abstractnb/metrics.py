@@ -23,7 +23,14 @@ intercept not penalised), or an L2-regularised logistic regression
 (``decoder="logistic"``, ``lbfgs``). Before fitting, samples are divided by the
 root-mean-square distance of the rows of ``H`` to their mean, so a decoding result
 depends on ``H`` and ``noise`` only through their ratio (and ``C`` is relative to that
-scale).
+scale). :func:`condition_report` collects all of them for one ``H``.
+
+Recorded trials (one row per trial, the latents of each trial) go to
+:func:`abstraction_report`, which computes the same PS, CCGP and shattering
+dimensionality on the trials (one definition of each, shared with the functions
+above), with a null distribution and a p-value for each (Bernardi et al. 2020's
+shuffle and geometric nulls), decoding with :class:`LeastSquaresSVM` or any
+scikit-learn classifier.
 """
 from __future__ import annotations
 
@@ -32,8 +39,9 @@ from itertools import combinations, permutations
 
 import numpy as np
 from scipy.linalg import orth
+from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ._validate import as_latents, as_matrix, positive, positive_int
+from ._validate import MAX_LATENTS, as_latents, as_matrix, positive, positive_int
 
 # Largest side of a dichotomy for which ``pairing="max"`` enumerates all m! pairings.
 MAX_PAIRING_SIDE = 8
@@ -149,10 +157,17 @@ def parallelism_score(H, S, pairing: str = "natural") -> np.ndarray:
     H, S = _representation(H, S)
     if pairing not in ("natural", "max"):
         raise ValueError(f"unknown pairing {pairing!r}; choose 'natural' or 'max'")
-    P, D = S.shape
+    D = S.shape[1]
     if D < 2:
         raise ValueError(f"the parallelism score needs at least two latents (two contexts); got D={D}")
     codes = _distinct_conditions(S, "the parallelism score")
+    return _parallelism(H, S, codes, pairing)
+
+
+def _parallelism(H: np.ndarray, S: np.ndarray, codes: np.ndarray, pairing: str) -> np.ndarray:
+    """The parallelism score of :func:`parallelism_score` on validated input (its one
+    definition, shared with :func:`abstraction_report`)."""
+    D = S.shape[1]
     zero_tol = 1e-12 * float(np.max(np.linalg.norm(H, axis=1)))
     row_of = {int(c): i for i, c in enumerate(codes)}
     scores = np.empty(D)
@@ -338,14 +353,27 @@ def ccgp(H, S, noise: float, n_samples: int = 20, seed: int = 0, C: float = 1.0,
     n_samples = positive_int(n_samples, "n_samples")
     C = positive(C, "C")
     decoder = _check_decoder(decoder)
-    D = S.shape[1]
-    if D < 2:
-        raise ValueError(f"CCGP needs at least two latents (one to decode, one to split on); got D={D}")
     rng = np.random.default_rng(seed)
     scale = _decoding_scale(H, noise)
-    out = np.empty(D)
+    splits = _ccgp_splits(S)
+    accs = [_fit_and_score(H, S[:, k], train, test, noise, n_samples, rng, C, scale, decoder)
+            for k, train, test in splits]
+    return _ccgp_average(splits, accs, S.shape[1])
+
+
+def _ccgp_splits(S: np.ndarray, names=None) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    r"""The train/test splits of the definition of CCGP, in a fixed order: for each latent
+    :math:`k`, each other latent :math:`j` and :math:`v = +1, -1`, the tuple
+    ``(k, train, test)`` of the condition rows with :math:`s_j = v` and with
+    :math:`s_j = -v`. Raises when CCGP is undefined (D < 2, or :math:`s_k` constant on
+    one side of a split). ``names`` label the latents in messages (default their index).
+    """
+    D = S.shape[1]
+    name = (lambda k: f"latent {k}") if names is None else (lambda k: f"latent {names[k]}")
+    if D < 2:
+        raise ValueError(f"CCGP needs at least two latents (one to decode, one to split on); got D={D}")
+    splits = []
     for k in range(D):
-        accs = []
         for j in range(D):
             if j == k:
                 continue
@@ -355,11 +383,17 @@ def ccgp(H, S, noise: float, n_samples: int = 20, seed: int = 0, C: float = 1.0,
                 for rows, what in ((train, "training"), (test, "test")):
                     if np.unique(S[rows, k]).size < 2:
                         side = -v if what == "test" else v
-                        raise ValueError(f"latent {k} takes one value on the {what} conditions "
-                                         f"(latent {j} = {side:+.0f}); CCGP is undefined")
-                accs.append(_fit_and_score(H, S[:, k], train, test, noise, n_samples, rng, C, scale, decoder))
-        out[k] = np.mean(accs)
-    return out
+                        raise ValueError(f"{name(k)} takes one value on the {what} conditions "
+                                         f"({name(j)} = {side:+.0f}); CCGP is undefined")
+                splits.append((k, train, test))
+    return splits
+
+
+def _ccgp_average(splits, accs, D: int) -> np.ndarray:
+    r""":math:`\mathrm{CCGP}_k`: the mean accuracy over the splits of latent :math:`k`."""
+    accs = np.asarray(accs, dtype=float)
+    ks = np.array([k for k, _, _ in splits])
+    return np.array([accs[ks == k].mean() for k in range(D)])
 
 
 def balanced_dichotomies(n_conditions: int, max_dichotomies: int | None = None, seed: int = 0) -> np.ndarray:
@@ -438,15 +472,20 @@ def shattering_dimensionality(H, noise: float, n_samples: int = 20, seed: int = 
     P = H.shape[0]
     if P < 2 or P % 2:
         raise ValueError(f"shattering dimensionality needs an even number (>= 2) of conditions; got P={P}")
-    ss = np.random.SeedSequence(seed)
-    pick_seed, noise_seed = ss.spawn(2)
-    dich = balanced_dichotomies(P, max_dichotomies, seed=int(pick_seed.generate_state(1)[0]))
+    pick_seed, noise_seed = np.random.SeedSequence(seed).spawn(2)
+    dich = _sd_dichotomies(P, max_dichotomies, pick_seed)
     rng = np.random.default_rng(noise_seed)
     scale = _decoding_scale(H, noise)
     everything = np.arange(P)
     accs = [_fit_and_score(H, y, everything, everything, noise, n_samples, rng, C, scale, decoder)
             for y in dich]
     return float(np.mean(accs))
+
+
+def _sd_dichotomies(P: int, max_dichotomies: int, pick_seed: np.random.SeedSequence) -> np.ndarray:
+    """The dichotomies whose mean accuracy is the shattering dimensionality (the one
+    choice shared by :func:`shattering_dimensionality` and :func:`abstraction_report`)."""
+    return balanced_dichotomies(P, max_dichotomies, seed=int(pick_seed.generate_state(1)[0]))
 
 
 # ----------------------------------------------------------------------------- Walsh / interactions
@@ -626,9 +665,13 @@ def participation_ratio(H) -> float:
 # ----------------------------------------------------------------------------- summary
 
 
-def abstraction_report(H, S, *, noise: float, n_samples: int = 20, seed: int = 0,
-                       max_dichotomies: int = 100, decoder: str = "svm") -> dict:
-    """All the metrics of this module for one representation.
+def condition_report(H, S, *, noise: float, n_samples: int = 20, seed: int = 0,
+                     max_dichotomies: int = 100, decoder: str = "svm") -> dict:
+    """All the metrics of this module for one representation given by condition means.
+
+    (Called ``abstraction_report`` before the trial-based :func:`abstraction_report`
+    took that name.) No null distributions: for recorded trials and significance use
+    :func:`abstraction_report`.
 
     Returns
     -------
@@ -647,3 +690,427 @@ def abstraction_report(H, S, *, noise: float, n_samples: int = 20, seed: int = 0
         "walsh_spectrum": walsh_spectrum(H, S),
         "participation_ratio": participation_ratio(H),
     }
+
+
+# ----------------------------------------------------------------------------- recordings
+
+
+NULLS = ("geometric", "shuffle")
+MEASURES = ("parallelism", "ccgp", "shattering")
+# The null's upper quantile reported next to each statistic (a one-sided 5% level).
+NULL_QUANTILE = 0.95
+
+
+class LeastSquaresSVM(ClassifierMixin, BaseEstimator):
+    r"""Linear least-squares support-vector machine: the default decoder of
+    :func:`abstraction_report`.
+
+    The least-squares SVM (Suykens & Vandewalle 1999) replaces the hinge loss of the SVM
+    by a squared loss on the margins; for a linear kernel it is ridge regression on
+    :math:`\pm1` labels with an unpenalised bias,
+
+    .. math:: (w, b) = \arg\min_{w,b}\ \sum_i \big(t_i - w^\top x_i - b\big)^2
+              + \lambda\|w\|^2, \qquad
+              \lambda = \mathtt{reg}\cdot\frac{\|X - \mathbf 1\bar x^\top\|_F^2}{N},
+
+    :math:`t_i = \pm1` (the larger class label is +1), and predicts :math:`+1` where
+    :math:`w^\top x + b \ge 0`. Scaling :math:`\lambda` with the mean eigenvalue of the
+    training scatter makes the decoder invariant to the units of :math:`x` (``reg`` = 1:
+    moderate shrinkage). Its closed form fits many labellings of the same trials with one
+    factorisation, which is what makes null distributions of hundreds of decoders
+    affordable; :func:`abstraction_report` uses that batched form, which gives the same
+    decoders as :meth:`fit`. A scikit-learn classifier (``clone``, ``GridSearchCV``, ...).
+    """
+
+    def __init__(self, reg: float = 1.0):
+        self.reg = reg
+
+    def fit(self, X, y) -> "LeastSquaresSVM":
+        X = as_matrix(X, "X")
+        y = np.asarray(y).ravel()
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"y must have {X.shape[0]} entries (one per row of X); got {y.shape[0]}")
+        self.classes_ = np.unique(y)
+        if self.classes_.size != 2:
+            raise ValueError(f"y must take exactly two values; got {self.classes_.size}")
+        t = np.where(y == self.classes_[1], 1.0, -1.0)[:, None]
+        W, b = _lssvm_weights(X, t, positive(self.reg, "reg"))
+        self.coef_, self.intercept_ = W[:, 0], float(b[0])
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        return as_matrix(X, "X", cols=self.coef_.size) @ self.coef_ + self.intercept_
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[(self.decision_function(X) >= 0).astype(int)]
+
+
+def _lssvm_weights(X: np.ndarray, T: np.ndarray, reg: float) -> tuple[np.ndarray, np.ndarray]:
+    """Weights (N, m) and biases (m,) of :class:`LeastSquaresSVM` for the m label columns
+    of T (n, m), all at once (primal solve when n >= N, dual solve otherwise)."""
+    from scipy.linalg import solve
+
+    xbar, tbar = X.mean(axis=0), T.mean(axis=0)
+    Xc, Tc = X - xbar, T - tbar
+    n, N = Xc.shape
+    lam = reg * float(np.sum(Xc ** 2)) / N
+    if lam == 0.0:  # every training trial is the same point: w = 0 whatever lam is
+        lam = 1.0
+    if n >= N:
+        W = solve(Xc.T @ Xc + lam * np.eye(N), Xc.T @ Tc, assume_a="pos")
+    else:
+        W = Xc.T @ solve(Xc @ Xc.T + lam * np.eye(n), Tc, assume_a="pos")
+    return W, tbar - xbar @ W
+
+
+def _accuracies(Xtr, Ttr, Xte, Tte, classifier) -> np.ndarray:
+    """Test accuracy of a decoder of each label column (+-1) of Ttr/Tte: (m,) array."""
+    if type(classifier) is LeastSquaresSVM:
+        W, b = _lssvm_weights(Xtr, Ttr, float(classifier.reg))
+        pred = np.where(Xte @ W + b >= 0, 1.0, -1.0)
+        return np.mean(pred == Tte, axis=0)
+    from sklearn.base import clone
+
+    return np.array([clone(classifier).fit(Xtr, Ttr[:, c]).score(Xte, Tte[:, c])
+                     for c in range(Ttr.shape[1])])
+
+
+def _latent_design(latents, n: int):
+    """Latents of each trial as +-1 (n, D), with names and the two values of each."""
+    import pandas as pd
+
+    frame = latents if isinstance(latents, pd.DataFrame) else pd.DataFrame(np.asarray(latents))
+    if frame.ndim != 2 or frame.shape[0] != n:
+        raise ValueError(f"latents must have one row per trial ({n} rows); got shape "
+                         f"{getattr(latents, 'shape', frame.shape)}")
+    D = frame.shape[1]
+    names = ([str(c) for c in frame.columns] if isinstance(latents, pd.DataFrame)
+             else [f"s{k + 1}" for k in range(D)])
+    if D < 2:
+        raise ValueError(f"latents must have at least two columns (PS and CCGP need two latents); got {D}")
+    if D > MAX_LATENTS:
+        raise ValueError(f"latents has {D} columns: 2^{D} conditions are too many (max {MAX_LATENTS} latents)")
+    S = np.empty((n, D))
+    levels = {}
+    for k, name in enumerate(names):
+        col = frame.iloc[:, k]
+        if col.isna().any():
+            raise ValueError(f"latents contains NaN (latent {name})")
+        values = np.asarray(col)
+        if values.dtype.kind in "fc" and not np.all(np.isfinite(values)):
+            raise ValueError(f"latents contains inf (latent {name})")
+        uniq = pd.unique(col)
+        if uniq.size != 2:
+            raise ValueError(f"latent {name} takes {uniq.size} distinct values; every latent needs "
+                             f"exactly two (got {list(uniq[:5])}{' ...' if uniq.size > 5 else ''})")
+        uniq = [v.item() if isinstance(v, np.generic) else v for v in uniq]
+        try:
+            low, high = sorted(uniq)
+        except TypeError:  # values that do not compare: first seen is -1
+            low, high = uniq
+        levels[name] = (low, high)
+        S[:, k] = np.where(values == high, 1.0, -1.0)
+    return S, names, levels
+
+
+def _condition_name(code: int, names, levels) -> str:
+    D = len(names)
+    bits = [(code >> (D - 1 - k)) & 1 for k in range(D)]
+    return "(" + ", ".join(f"{nm}={levels[nm][b]!r}" for nm, b in zip(names, bits)) + ")"
+
+
+def _trial_tensor(trials, latents, cv: int | None):
+    """Trials grouped by condition: T (P, r, N), the condition latents S (P, D) in
+    :func:`abstractnb.tasks.binary_latents` order, names and levels of the latents.
+    ``cv``: the folds that each condition's trials must fill (None: no cross-validation)."""
+    X = as_matrix(trials, "trials (trials x units)")
+    n = X.shape[0]
+    S_trial, names, levels = _latent_design(latents, n)
+    D = S_trial.shape[1]
+    P = 2 ** D
+    codes = _condition_codes(S_trial)
+    counts = np.bincount(codes, minlength=P)
+
+    def listing(which):
+        shown = [_condition_name(int(c), names, levels) for c in which[:4]]
+        return ", ".join(shown) + (f" and {which.size - 4} more" if which.size > 4 else "")
+
+    missing = np.flatnonzero(counts == 0)
+    if missing.size:
+        raise ValueError(f"every combination of the latents needs trials; missing condition(s) "
+                         f"{listing(missing)}")
+    single = np.flatnonzero(counts < 2)
+    if single.size:
+        raise ValueError(f"every condition needs at least two trials; condition(s) {listing(single)} "
+                         "have one")
+    if np.unique(counts).size > 1:
+        few = np.flatnonzero(counts == counts.min())
+        raise ValueError(f"unbalanced conditions: every condition needs the same number of trials "
+                         f"(classes are balanced by design); {listing(few)} have {counts.min()}, "
+                         f"others up to {counts.max()}. Subsample each condition to {counts.min()} trials")
+    r = int(counts[0])
+    if cv is not None and cv > r:
+        raise ValueError(f"cv={cv} folds need at least {cv} trials per condition; got {r}")
+    order = np.argsort(codes, kind="stable")
+    S = np.array([[1.0 if (c >> (D - 1 - k)) & 1 else -1.0 for k in range(D)] for c in range(P)])
+    return X[order].reshape(P, r, X.shape[1]), S, names, levels
+
+
+def _null_trials(T: np.ndarray, null: str, rng: np.random.Generator) -> np.ndarray:
+    """One draw of the null model (see :func:`abstraction_report`)."""
+    P, r, N = T.shape
+    if null == "shuffle":
+        return T.reshape(P * r, N)[rng.permutation(P * r)].reshape(P, r, N)
+    means = T.mean(axis=1)
+    centre = means.mean(axis=0)
+    radii = np.linalg.norm(means - centre, axis=1)
+    U = rng.standard_normal((P, N))
+    U /= np.linalg.norm(U, axis=1, keepdims=True)
+    moved = radii[:, None] * U
+    moved -= moved.mean(axis=0)
+    size = float(np.sum(moved ** 2))
+    if size > 0:
+        moved *= np.sqrt(float(np.sum(radii ** 2)) / size)
+    return T + (centre + moved - means)[:, None, :]
+
+
+def _trial_statistics(T, S, codes, plan, classifier, cv, rng) -> np.ndarray:
+    """The statistics of :func:`abstraction_report` (in ``plan``'s row order) on trials
+    T (P, r, N) of the conditions S (P, D)."""
+    P, r, N = T.shape
+    spread = float(np.sqrt(np.mean(np.sum((T - T.mean(axis=(0, 1))) ** 2, axis=2))))
+    T = T / spread if spread > 0 else T
+    out = []
+    if "parallelism" in plan["measures"]:
+        means = T.mean(axis=1)
+        out.append(_parallelism(means, S, codes, "natural"))
+        if plan["ps_max"]:
+            out.append(_parallelism(means, S, codes, "max"))
+    if "ccgp" in plan["measures"]:
+        splits = plan["splits"]
+        accs = np.empty(len(splits))
+        for train, test, idx in plan["split_groups"]:
+            ks = [splits[i][0] for i in idx]
+            Xtr, Xte = T[train].reshape(-1, N), T[test].reshape(-1, N)
+            accs[idx] = _accuracies(Xtr, np.repeat(S[train][:, ks], r, axis=0),
+                                    Xte, np.repeat(S[test][:, ks], r, axis=0), classifier)
+        out.append(_ccgp_average(splits, accs, S.shape[1]))
+    if "shattering" in plan["measures"]:
+        labels = plan["sd_labels"]  # (P, D + n_dichotomies), +-1
+        fold = np.stack([rng.permutation(r) % cv for _ in range(P)])  # stratified by condition
+        correct = np.zeros(labels.shape[1])
+        for f in range(cv):
+            te = fold == f
+            cond_tr, cond_te = np.nonzero(~te)[0], np.nonzero(te)[0]
+            acc = _accuracies(T[~te], labels[cond_tr], T[te], labels[cond_te], classifier)
+            correct += acc * cond_te.size
+        acc = correct / (P * r)
+        D = S.shape[1]
+        out.append(acc[:D])
+        out.append([acc[D:].mean()])
+    return np.concatenate(out)
+
+
+def _null_chunk(T, S, codes, plan, classifier, cv, null, seeds) -> np.ndarray:
+    rows = []
+    for ss in seeds:
+        null_seed, fold_seed = ss.spawn(2)
+        Tn = _null_trials(T, null, np.random.default_rng(null_seed))
+        rows.append(_trial_statistics(Tn, S, codes, plan, classifier, cv, np.random.default_rng(fold_seed)))
+    return np.array(rows)
+
+
+def abstraction_report(trials, latents, *, null: str = "geometric", n_null: int = 200,
+                       classifier=None, cv: int = 5, seed: int = 0, n_jobs: int = 1,
+                       progress: bool = True, measures=MEASURES, max_dichotomies: int = 100):
+    r"""Abstraction of recorded trials, with null distributions and p-values.
+
+    Takes trial data, one row per trial, and the latents of each trial: the format of a
+    recording, or of a network's responses to many stimuli per condition. Every
+    combination of the latents is a condition; all :math:`P = 2^D` must be present with
+    the same number :math:`r \ge \max(2, \mathtt{cv})` of trials (so that every decoder
+    below is trained on balanced classes).
+
+    **Statistics.** With :math:`\bar x_\mu` the mean of the trials of condition
+    :math:`\mu` (trials first divided by their RMS distance to the grand mean, which
+    changes no statistic of the default decoder):
+
+    * ``parallelism (natural)`` and ``parallelism (max)``: :func:`parallelism_score` of
+      the condition means :math:`\bar x_\mu`, both pairings (``max`` only when
+      :math:`2^{D-1} \le` ``MAX_PAIRING_SIDE``).
+    * ``ccgp``: :func:`ccgp`'s definition, the mean over its :math:`2(D-1)` splits of the
+      accuracy of a decoder of :math:`s_k` trained on all trials of the conditions with
+      :math:`s_j = v` and tested on all trials of those with :math:`s_j = -v` (never seen,
+      so no cross-validation is needed).
+    * ``shattering``: the ``cv``-fold cross-validated accuracy (folds stratified by
+      condition) of decoding each latent (rows named by the latent), and its mean over the
+      balanced dichotomies of the conditions (row ``all dichotomies``; all of them when at
+      most ``max_dichotomies``, else that many drawn with ``seed``), as in
+      :func:`shattering_dimensionality`.
+
+    **Nulls.** Each statistic :math:`T` is recomputed on ``n_null`` draws of a null model,
+    and the one-sided p-value is
+
+    .. math:: p = \frac{1 + \#\{d : T_d \ge T_{\rm obs}\}}{1 + n_{\rm null}}
+
+    (never 0; its smallest value is :math:`1/(1 + n_{\rm null})`, e.g. 0.005 for 200 draws;
+    Phipson & Smyth 2010).
+
+    * ``"shuffle"``: the condition labels are permuted across trials,
+      :math:`x_i \mapsto` condition :math:`\mu_{\pi(i)}` with :math:`\pi` a uniformly random
+      permutation of the :math:`n = Pr` trials. It tests whether the responses depend on
+      the condition at all; when they do not (trials exchangeable across conditions), the
+      p-value is exact: :math:`\Pr(p \le \alpha) \le \alpha`.
+    * ``"geometric"`` (after Bernardi et al. 2020): each condition keeps its cloud of
+      trials but its mean is moved to a random direction about the centre of the means,
+
+      .. math:: x_i \mapsto x_i - \bar x_\mu + \bar x + m_\mu, \qquad
+                m_\mu = c\,\Big(\tilde m_\mu - \tfrac1P\textstyle\sum_\nu\tilde m_\nu\Big),
+                \qquad \tilde m_\mu = Q_\mu(\bar x_\mu - \bar x),
+
+      :math:`\bar x = \tfrac1P\sum_\mu \bar x_\mu`, with independent Haar-random
+      rotations :math:`Q_\mu` of :math:`\mathbb R^N` (so :math:`\tilde m_\mu =
+      \|\bar x_\mu - \bar x\|\,u_\mu`, :math:`u_\mu` uniform on the sphere) and
+      :math:`c > 0` such that :math:`\sum_\mu\|m_\mu\|^2 = \sum_\mu\|\bar x_\mu - \bar
+      x\|^2`. Re-centring keeps the centre of the means where it was (the rotated means
+      alone would not average to :math:`\bar x`, and their pairwise distances would be
+      biased low, since centred points have negative mean inner product
+      :math:`-\frac1{P-1}` of their squared radius, random directions zero); the scale
+      :math:`c` keeps the variance of the means. So the null keeps the noise, the number of
+      trials, the centre and spread of the conditions and, up to the re-centring, the
+      distance of each from the centre, and randomises their arrangement: it asks whether
+      the *geometry* is more structured than that of randomly placed conditions with the
+      same spread. It leaves the clouds as they are, so noise that is aligned with the
+      coding directions in the data is no longer aligned with them in the null.
+
+    Parameters
+    ----------
+    trials : (n, N) array
+        Responses of N units (neurons) on n trials; finite.
+    latents : (n, D) array or DataFrame
+        The latents of each trial, D >= 2, each taking exactly two values (any two: the
+        smaller is read as -1, the larger as +1; a DataFrame names the latents).
+    null : {"geometric", "shuffle"}
+    n_null : int >= 1
+        Null draws.
+    classifier : scikit-learn classifier, optional
+        Decoder, cloned for every fit. Default :class:`LeastSquaresSVM` ``(reg=1)``, a
+        linear SVM with a squared loss, fitted in closed form for many labellings at
+        once. Any other classifier (e.g. ``sklearn.svm.LinearSVC()`` or
+        ``SVC(kernel="linear")``, the hinge-loss SVM of :func:`ccgp`) is fitted once per
+        labelling, fold and draw: :math:`(1 + n_{\rm null})(2D(D-1) + \mathtt{cv}(D + n_T))`
+        fits for :math:`n_T` dichotomies, much slower. To choose the decoder's
+        regularisation by cross-validation within each training set (within the training
+        half, for CCGP), pass e.g. ``GridSearchCV(LeastSquaresSVM(), {"reg": [0.1, 1,
+        10]})``.
+    cv : int >= 2
+        Folds of the cross-validation of the ``shattering`` rows.
+    seed : int >= 0
+        Seeds everything (folds, dichotomies, null draws); each draw has its own stream,
+        so the result does not depend on ``n_jobs``.
+    n_jobs : int
+        joblib workers over the null draws (-1 = all cores).
+    progress : bool
+        tqdm bar over the null draws.
+    measures : subset of ("parallelism", "ccgp", "shattering")
+        Which statistics to compute (parallelism alone needs no decoder and is fast).
+    max_dichotomies : int >= 1
+
+    Returns
+    -------
+    pandas.DataFrame, one row per statistic, columns ``measure``, ``latent``, ``value``,
+    ``null_mean``, ``null_q95`` (the null's 95th percentile) and ``p_value``.
+    ``report.attrs`` holds ``null``, ``n_null``, ``seed``, ``cv``, ``classifier`` (its
+    repr), ``levels`` (the two values of each latent, read as -1 and +1) and
+    ``null_draws``, the (n_null, n_rows) array of the null statistics, column i for row i.
+    """
+    import pandas as pd
+
+    if null not in NULLS:
+        raise ValueError(f"unknown null {null!r}; choose one of {NULLS}")
+    n_null = positive_int(n_null, "n_null")
+    cv = positive_int(cv, "cv", minimum=2)
+    seed = _seed(seed)
+    if isinstance(n_jobs, bool) or int(n_jobs) != n_jobs or int(n_jobs) == 0:
+        raise ValueError(f"n_jobs must be a nonzero integer (-1 = all cores); got {n_jobs!r}")
+    measures = tuple(measures) if not isinstance(measures, str) else (measures,)
+    unknown = [m for m in measures if m not in MEASURES]
+    if unknown or not measures:
+        raise ValueError(f"measures must be a non-empty subset of {MEASURES}; got {measures}")
+    max_dichotomies = positive_int(max_dichotomies, "max_dichotomies")
+    if classifier is None:
+        classifier = LeastSquaresSVM()
+    elif not (hasattr(classifier, "fit") and hasattr(classifier, "score")):
+        raise ValueError(f"classifier must be a scikit-learn classifier (with fit and score); "
+                         f"got {classifier!r}")
+    T, S, names, levels = _trial_tensor(trials, latents, cv if "shattering" in measures else None)
+    P, D = S.shape
+    codes = _condition_codes(S)
+    ss = np.random.SeedSequence(seed)
+    pick_seed, obs_seed, *draw_seeds = ss.spawn(2 + n_null)
+
+    plan: dict = {"measures": measures, "ps_max": 2 ** (D - 1) <= MAX_PAIRING_SIDE}
+    rows: list[tuple[str, str]] = []
+    if "parallelism" in measures:
+        rows += [("parallelism (natural)", nm) for nm in names]
+        if plan["ps_max"]:
+            rows += [("parallelism (max)", nm) for nm in names]
+    if "ccgp" in measures:
+        splits = _ccgp_splits(S, names)
+        groups: dict = {}
+        for i, (_, train, test) in enumerate(splits):
+            groups.setdefault(tuple(train), (train, test, []))[2].append(i)
+        plan["splits"] = splits
+        plan["split_groups"] = [(tr, te, np.array(idx)) for tr, te, idx in groups.values()]
+        rows += [("ccgp", nm) for nm in names]
+    if "shattering" in measures:
+        dich = _sd_dichotomies(P, max_dichotomies, pick_seed)
+        plan["sd_labels"] = np.column_stack([S, dich.T])
+        rows += [("shattering", nm) for nm in names] + [("shattering", "all dichotomies")]
+
+    observed = _trial_statistics(T, S, codes, plan, classifier, cv, np.random.default_rng(obs_seed))
+    draws = _run_null_draws(T, S, codes, plan, classifier, cv, null, draw_seeds, n_jobs, progress)
+    p_values = (1 + np.sum(draws >= observed, axis=0)) / (1 + n_null)
+    report = pd.DataFrame({
+        "measure": [m for m, _ in rows],
+        "latent": [nm for _, nm in rows],
+        "value": observed,
+        "null_mean": draws.mean(axis=0),
+        "null_q95": np.quantile(draws, NULL_QUANTILE, axis=0),
+        "p_value": p_values,
+    })
+    report.attrs.update(null=null, n_null=n_null, seed=seed, cv=cv, classifier=repr(classifier),
+                        levels=levels, null_draws=draws)
+    return report
+
+
+def _run_null_draws(T, S, codes, plan, classifier, cv, null, seeds, n_jobs, progress) -> np.ndarray:
+    import joblib
+    from tqdm.auto import tqdm
+
+    workers = joblib.effective_n_jobs(n_jobs)
+    bar = tqdm(total=len(seeds), desc=f"{null} null", disable=not progress, leave=False)
+    try:
+        if workers == 1:
+            out = []
+            for s in seeds:
+                out.append(_null_chunk(T, S, codes, plan, classifier, cv, null, [s]))
+                bar.update(1)
+            return np.vstack(out)
+        # A few chunks per worker: little pickling, and a progress bar that moves.
+        chunks = [list(c) for c in np.array_split(np.array(seeds, dtype=object), 4 * workers) if len(c)]
+        parallel = joblib.Parallel(n_jobs=workers, return_as="generator")
+        out = []
+        for block in parallel(joblib.delayed(_null_chunk)(T, S, codes, plan, classifier, cv, null, c)
+                              for c in chunks):
+            out.append(block)
+            bar.update(block.shape[0])
+        return np.vstack(out)
+    finally:
+        bar.close()
+
+
+def _seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    return int(seed)

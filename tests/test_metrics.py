@@ -4,6 +4,7 @@ from math import comb
 
 import numpy as np
 import pytest
+from pandas import testing as pd_testing
 from scipy.stats import norm
 
 from abstractnb import metrics as M
@@ -268,7 +269,7 @@ def test_decoding_accuracy_and_report():
     assert M.decoding_accuracy(S, y, noise=0.05, train=S[:, 1] > 0, test=[0, 1], decoder="logistic") == 1.0
     assert M.decoding_accuracy(S, S[:, 0] * S[:, 1], noise=0.05) <= 0.75
     H = factorised(binary_latents(3), N=50, seed=11)
-    rep = M.abstraction_report(H, binary_latents(3), noise=0.05, n_samples=5, max_dichotomies=10)
+    rep = M.condition_report(H, binary_latents(3), noise=0.05, n_samples=5, max_dichotomies=10)
     assert set(rep) == {"parallelism", "ccgp", "shattering_dimensionality", "interaction_share",
                         "walsh_spectrum", "participation_ratio"}
     np.testing.assert_allclose(rep["parallelism"], 1.0, atol=1e-12)
@@ -289,7 +290,7 @@ H2 = np.random.default_rng(0).standard_normal((4, 3))
     lambda H, S: M.ccgp(H, S, noise=0.1),
     lambda H, S: M.interaction_share(H, S),
     lambda H, S: M.walsh_spectrum(H, S),
-    lambda H, S: M.abstraction_report(H, S, noise=0.1),
+    lambda H, S: M.condition_report(H, S, noise=0.1),
 ])
 def test_shared_validation_errors(fn):
     with pytest.raises(ValueError, match="must have 4 rows"):
@@ -315,7 +316,7 @@ def test_shared_validation_errors(fn):
     lambda noise, n: M.ccgp(S2, S2, noise, n_samples=n),
     lambda noise, n: M.shattering_dimensionality(S2, noise, n_samples=n),
     lambda noise, n: M.decoding_accuracy(S2, S2[:, 0], noise=noise, n_samples=n),
-    lambda noise, n: M.abstraction_report(S2, S2, noise=noise, n_samples=n),
+    lambda noise, n: M.condition_report(S2, S2, noise=noise, n_samples=n),
 ])
 def test_noise_and_sample_count_errors(fn):
     for noise in (0.0, -1.0, np.nan, np.inf):
@@ -426,3 +427,235 @@ def test_kernel_and_walsh_errors():
         M.centering_projector(0)
     with pytest.raises(ValueError, match="only one value"):
         M.interaction_projector(np.column_stack([S2, np.ones(4)]))
+
+
+# ----------------------------------------------------------------------------- trials and nulls
+# abstraction_report on synthetic recordings: r trials per condition, isotropic noise.
+
+
+def trials_of(H, S, r, noise, seed):
+    """r noisy trials of each row of H: (P r, N) responses and their (P r, D) latents."""
+    rng = np.random.default_rng(seed)
+    X = np.repeat(H, r, axis=0)
+    return X + noise * rng.standard_normal(X.shape), np.repeat(S, r, axis=0)
+
+
+def landmarks(S, N=30, seed=0):
+    """Factorized (orthonormal directions), conjunctive (orthogonal one-hot) and random
+    codes of S, each with total variance D P across conditions (as in Chapter 1)."""
+    P, D = S.shape
+    rng = np.random.default_rng(seed)
+    B = orthogonal(N, seed)[:D]
+    G = rng.standard_normal((P, N))
+    return {
+        "factorized": S @ B,
+        "conjunctive": np.sqrt(D * P / (P - 1)) * orthogonal(N, seed + 1)[:P],
+        "random": G * np.sqrt(D * P / np.sum((G - G.mean(axis=0)) ** 2)),
+    }
+
+
+S3 = binary_latents(3)
+CODES3 = landmarks(S3)
+# 120 draws: the smallest p-value is 1/121 < 0.01.
+N_NULL = 120
+
+
+def rows(report, measure):
+    return report[report.measure == measure].set_index("latent")
+
+
+@pytest.mark.parametrize("null", M.NULLS)
+def test_report_factorized_code_is_significant(null):
+    X, L = trials_of(CODES3["factorized"], S3, r=20, noise=0.5, seed=1)
+    rep = M.abstraction_report(X, L, null=null, n_null=N_NULL, progress=False)
+    assert list(rep.columns) == ["measure", "latent", "value", "null_mean", "null_q95", "p_value"]
+    assert rep.attrs["null_draws"].shape == (N_NULL, len(rep))
+    for measure in ("parallelism (natural)", "parallelism (max)", "ccgp"):
+        r = rows(rep, measure)
+        assert list(r.index) == ["s1", "s2", "s3"]
+        # The observed value exceeds every draw: p takes its smallest value, 1/(1 + n_null).
+        np.testing.assert_allclose(r.p_value, 1 / (1 + N_NULL))
+        assert np.all(r.value > r.null_q95)
+    # The p-value is the stated function of the stored draws.
+    draws = rep.attrs["null_draws"]
+    np.testing.assert_allclose(rep.p_value, (1 + (draws >= rep.value.to_numpy()).sum(0)) / (1 + N_NULL))
+    np.testing.assert_allclose(rep.null_mean, draws.mean(0))
+    np.testing.assert_allclose(rep.null_q95, np.quantile(draws, 0.95, axis=0))
+
+
+def test_report_conjunctive_and_random_codes_are_not_significant():
+    # Under the geometric null a conjunctive code (equidistant conditions) and a random code
+    # look like typical draws. The p-values at these seeds are 0.18 or more (measured),
+    # far from 0.05, so a change of an accuracy by one trial or of a score by round-off
+    # on another CPU (moving p by a few draws out of 121) cannot flip them.
+    X, L = trials_of(CODES3["conjunctive"], S3, r=20, noise=0.5, seed=4)
+    rep = M.abstraction_report(X, L, n_null=N_NULL, progress=False, measures=("ccgp",))
+    assert np.all(rows(rep, "ccgp").p_value > 0.05)
+    X, L = trials_of(CODES3["random"], S3, r=20, noise=0.5, seed=5)
+    rep = M.abstraction_report(X, L, n_null=N_NULL, progress=False, measures="parallelism")
+    assert np.all(rows(rep, "parallelism (natural)").p_value > 0.05)
+
+
+def test_report_p_values_are_uniform_under_the_shuffle_null():
+    # Trials that do not depend on the condition: the shuffle null is then exact, and the
+    # rank of the observed score among the 1 + n draws is uniform on {1, ..., n + 1}. With
+    # U ~ U(0, 1) independent, p - U / (n + 1) is exactly U(0, 1) (no ties: the score is
+    # continuous). One p-value per seed keeps the sample independent. The KS test rejects at
+    # level 1e-3, so for a random choice of seeds this test fails with probability 1e-3.
+    from scipy.stats import kstest
+
+    n_null, n_seeds = 19, 200
+    jitter = np.random.default_rng(12345).uniform(size=n_seeds)
+    p = np.empty(n_seeds)
+    for seed in range(n_seeds):
+        rng = np.random.default_rng(1000 + seed)
+        X, L = rng.standard_normal((8 * 3, 4)), np.repeat(S3, 3, axis=0)
+        rep = M.abstraction_report(X, L, null="shuffle", n_null=n_null, seed=seed,
+                                   measures="parallelism", progress=False)
+        p[seed] = rep.p_value.iloc[0]
+    assert kstest(p - jitter / (n_null + 1), "uniform").pvalue > 1e-3
+
+
+def test_report_is_deterministic_and_independent_of_n_jobs():
+    X, L = trials_of(CODES3["random"], S3, r=6, noise=0.5, seed=6)
+    kw = dict(n_null=12, seed=3, progress=False)
+    for null in M.NULLS:
+        a = M.abstraction_report(X, L, null=null, n_jobs=1, **kw)
+        # Each draw has its own random stream, so two workers give the same draws as one
+        # (checked for one null: starting the workers dominates the test's time).
+        others = [M.abstraction_report(X, L, null=null, n_jobs=j, **kw)
+                  for j in ((1, 2) if null == "geometric" else (1,))]
+        for other in others:
+            pd_testing.assert_frame_equal(a, other)
+            np.testing.assert_array_equal(a.attrs["null_draws"], other.attrs["null_draws"])
+        d = M.abstraction_report(X, L, null=null, n_jobs=1, **{**kw, "seed": 4})
+        assert not np.array_equal(a.attrs["null_draws"], d.attrs["null_draws"])
+
+
+def test_report_shares_the_definitions_of_the_mean_based_metrics():
+    # Trials without scatter: the condition means are the code itself, so PS is exactly
+    # parallelism_score of the code, and the decoders see P separable points.
+    H = CODES3["random"]
+    X, L = trials_of(H, S3, r=5, noise=0.0, seed=0)
+    rep = M.abstraction_report(X, L, n_null=3, progress=False)
+    np.testing.assert_allclose(rows(rep, "parallelism (natural)").value, M.parallelism_score(H, S3),
+                               atol=1e-12)
+    np.testing.assert_allclose(rows(rep, "parallelism (max)").value,
+                               M.parallelism_score(H, S3, pairing="max"), atol=1e-12)
+    X, L = trials_of(CODES3["factorized"], S3, r=5, noise=1e-3, seed=0)
+    rep = M.abstraction_report(X, L, n_null=3, progress=False)
+    np.testing.assert_array_equal(rows(rep, "ccgp").value, 1.0)
+    np.testing.assert_array_equal(rows(rep, "shattering").value[:3], 1.0)
+    # The XOR-like dichotomies of a factorized code are not linearly separable.
+    assert rows(rep, "shattering").value["all dichotomies"] < 0.9
+
+
+def test_least_squares_svm_batched_equals_fitted_and_other_classifiers_work():
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.svm import LinearSVC
+
+    class Unbatched(M.LeastSquaresSVM):
+        """The same decoder through the generic (one fit per labelling) path."""
+
+    X, L = trials_of(CODES3["conjunctive"], S3, r=6, noise=0.7, seed=7)
+    kw = dict(n_null=4, seed=1, progress=False)
+    fast = M.abstraction_report(X, L, **kw)
+    slow = M.abstraction_report(X, L, classifier=Unbatched(reg=1.0), **kw)
+    np.testing.assert_allclose(fast.value, slow.value, atol=1e-12)
+    np.testing.assert_allclose(fast.attrs["null_draws"], slow.attrs["null_draws"], atol=1e-12)
+    # The closed form: primal (n >= N) and dual (n < N) solves give the same decoder.
+    rng = np.random.default_rng(0)
+    y = np.repeat([-1.0, 1.0], 10)
+    for N in (3, 40):
+        A = rng.standard_normal((20, N)) + y[:, None]
+        clf = M.LeastSquaresSVM(reg=0.5).fit(A, y)
+        Ac = A - A.mean(0)
+        lam = 0.5 * np.sum(Ac ** 2) / N
+        w = np.linalg.solve(Ac.T @ Ac + lam * np.eye(N), Ac.T @ y)
+        np.testing.assert_allclose(clf.coef_, w, atol=1e-10)
+        assert clf.score(A, y) > 0.9
+    clf = M.LeastSquaresSVM().fit(A, np.where(y > 0, "b", "a"))
+    assert set(clf.predict(A)) <= {"a", "b"}
+    kw1 = {**kw, "n_null": 1, "measures": "ccgp"}
+    rep = M.abstraction_report(X, L, classifier=LinearSVC(), **kw1)
+    assert np.all((rep.value >= 0) & (rep.value <= 1))
+    # Regularisation chosen by cross-validation within each training set.
+    search = GridSearchCV(M.LeastSquaresSVM(), {"reg": [0.1, 1.0, 10.0]}, cv=3)
+    rep = M.abstraction_report(X, L, classifier=search, **kw1)
+    assert np.all((rep.value >= 0) & (rep.value <= 1))
+
+
+def test_report_reads_any_two_values_and_names_latents():
+    import pandas as pd
+
+    X, L = trials_of(CODES3["factorized"], S3, r=5, noise=0.3, seed=8)
+    base = M.abstraction_report(X, L, n_null=3, progress=False)
+    frame = pd.DataFrame({"colour": np.where(L[:, 0] > 0, "red", "blue"),
+                          "side": np.where(L[:, 1] > 0, 2.5, 0.1),
+                          "reward": L[:, 2] > 0})
+    named = M.abstraction_report(X, frame, n_null=3, progress=False)
+    np.testing.assert_array_equal(named.value, base.value)
+    assert list(rows(named, "ccgp").index) == ["colour", "side", "reward"]
+    assert named.attrs["levels"]["colour"] == ("blue", "red")
+    # Trials in any order.
+    perm = np.random.default_rng(0).permutation(len(X))
+    shuffled = M.abstraction_report(X[perm], L[perm], n_null=3, progress=False)
+    np.testing.assert_allclose(rows(shuffled, "parallelism (natural)").value,
+                               rows(base, "parallelism (natural)").value, atol=1e-12)
+
+
+def test_report_errors():
+    X, L = trials_of(CODES3["random"], S3, r=5, noise=0.5, seed=9)
+    report = M.abstraction_report
+    with pytest.raises(ValueError, match=r"missing condition\(s\) \(s1=1.0, s2=1.0, s3=1.0\)"):
+        report(X[:-5], L[:-5])
+    with pytest.raises(ValueError, match=r"at least two trials; condition\(s\) \(s1=1.0, s2=1.0, s3=1.0\)"):
+        report(X[:-4], L[:-4], cv=2)
+    with pytest.raises(ValueError, match=r"unbalanced conditions.*\(s1=1.0, s2=1.0, s3=1.0\) have 3"):
+        report(X[:-2], L[:-2], cv=2)
+    with pytest.raises(ValueError, match="cv=5 folds need at least 5 trials per condition; got 4"):
+        report(np.delete(X, np.arange(0, 40, 5), 0), np.delete(L, np.arange(0, 40, 5), 0))
+    bad = L.copy()
+    bad[0, 1] = 0.0
+    with pytest.raises(ValueError, match="latent s2 takes 3 distinct values"):
+        report(X, bad)
+    with pytest.raises(ValueError, match="latent s1 takes 1 distinct values"):
+        report(X, np.column_stack([np.ones(40), L[:, 1:]]))
+    bad[0, 1] = np.nan
+    with pytest.raises(ValueError, match=r"latents contains NaN \(latent s2\)"):
+        report(X, bad)
+    badX = X.copy()
+    badX[3, 2] = np.nan
+    with pytest.raises(ValueError, match="trials .* contains NaN or inf"):
+        report(badX, L)
+    with pytest.raises(ValueError, match="one row per trial"):
+        report(X[:-1], L)
+    with pytest.raises(ValueError, match="at least two columns"):
+        report(X, L[:, 0])
+    for kw, msg in [(dict(null="rotation"), "unknown null"), (dict(n_null=0), "n_null must be >= 1"),
+                    (dict(cv=1), "cv must be >= 2"), (dict(seed=-1), "seed must be a non-negative"),
+                    (dict(seed=1.5), "seed must be a non-negative"), (dict(n_jobs=0), "n_jobs must be"),
+                    (dict(measures=("ps",)), "measures must be"), (dict(classifier="svm"), "classifier must"),
+                    (dict(max_dichotomies=0), "max_dichotomies must be >= 1")]:
+        with pytest.raises(ValueError, match=msg):
+            report(X, L, progress=False, **kw)
+
+
+def test_null_models_keep_what_they_promise():
+    rng = np.random.default_rng(3)
+    T = rng.standard_normal((8, 5, 6)) + 3 * rng.standard_normal((8, 1, 6))
+    means = T.mean(axis=1)
+    G = M._null_trials(T, "geometric", np.random.default_rng(0))
+    new_means = G.mean(axis=1)
+    # Every cloud keeps its scatter about its mean; the means keep their centre and their
+    # total variance about it, and move.
+    np.testing.assert_allclose(G - new_means[:, None], T - means[:, None], atol=1e-12)
+    np.testing.assert_allclose(new_means.mean(0), means.mean(0), atol=1e-12)
+    np.testing.assert_allclose(np.sum((new_means - new_means.mean(0)) ** 2),
+                               np.sum((means - means.mean(0)) ** 2), rtol=1e-12)
+    assert not np.allclose(new_means, means, atol=0.1)
+    # The shuffle null deals the same trials out to the conditions again.
+    Sh = M._null_trials(T, "shuffle", np.random.default_rng(0))
+    flat = lambda A: np.sort(A.reshape(-1, 6), axis=0)  # noqa: E731
+    np.testing.assert_array_equal(flat(Sh), flat(T))
+    assert not np.array_equal(Sh, T)
