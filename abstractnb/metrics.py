@@ -41,7 +41,7 @@ import numpy as np
 from scipy.linalg import orth
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ._validate import MAX_LATENTS, as_latents, as_matrix, positive, positive_int
+from ._validate import MAX_LATENTS, as_latents, as_matrix, as_seed, positive, positive_int
 
 # Largest side of a dichotomy for which ``pairing="max"`` enumerates all m! pairings.
 MAX_PAIRING_SIDE = 8
@@ -307,7 +307,7 @@ def decoding_accuracy(H, labels, *, noise: float, n_samples: int = 20, seed: int
         raise ValueError(f"labels must take exactly two values; got {np.unique(y).size}")
     if np.unique(y[train]).size != 2:
         raise ValueError("the training conditions must contain both label values")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(as_seed(seed))
     return _fit_and_score(H, y, train, test, noise, n_samples, rng, C, _decoding_scale(H, noise), decoder)
 
 
@@ -353,7 +353,7 @@ def ccgp(H, S, noise: float, n_samples: int = 20, seed: int = 0, C: float = 1.0,
     n_samples = positive_int(n_samples, "n_samples")
     C = positive(C, "C")
     decoder = _check_decoder(decoder)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(as_seed(seed))
     scale = _decoding_scale(H, noise)
     splits = _ccgp_splits(S)
     accs = [_fit_and_score(H, S[:, k], train, test, noise, n_samples, rng, C, scale, decoder)
@@ -417,7 +417,7 @@ def balanced_dichotomies(n_conditions: int, max_dichotomies: int | None = None, 
     if max_dichotomies is None or total <= max_dichotomies:
         sides = [(0,) + rest for rest in combinations(range(1, P), P // 2 - 1)]
     else:
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(as_seed(seed))
         seen: set[tuple[int, ...]] = set()
         sides = []
         while len(sides) < max_dichotomies:
@@ -472,7 +472,7 @@ def shattering_dimensionality(H, noise: float, n_samples: int = 20, seed: int = 
     P = H.shape[0]
     if P < 2 or P % 2:
         raise ValueError(f"shattering dimensionality needs an even number (>= 2) of conditions; got P={P}")
-    pick_seed, noise_seed = np.random.SeedSequence(seed).spawn(2)
+    pick_seed, noise_seed = np.random.SeedSequence(as_seed(seed)).spawn(2)
     dich = _sd_dichotomies(P, max_dichotomies, pick_seed)
     rng = np.random.default_rng(noise_seed)
     scale = _decoding_scale(H, noise)
@@ -1030,7 +1030,7 @@ def abstraction_report(trials, latents, *, null: str = "geometric", n_null: int 
         raise ValueError(f"unknown null {null!r}; choose one of {NULLS}")
     n_null = positive_int(n_null, "n_null")
     cv = positive_int(cv, "cv", minimum=2)
-    seed = _seed(seed)
+    seed = as_seed(seed)
     if isinstance(n_jobs, bool) or int(n_jobs) != n_jobs or int(n_jobs) == 0:
         raise ValueError(f"n_jobs must be a nonzero integer (-1 = all cores); got {n_jobs!r}")
     measures = tuple(measures) if not isinstance(measures, str) else (measures,)
@@ -1108,9 +1108,3 @@ def _run_null_draws(T, S, codes, plan, classifier, cv, null, seeds, n_jobs, prog
         return np.vstack(out)
     finally:
         bar.close()
-
-
-def _seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
-    return int(seed)

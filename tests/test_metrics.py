@@ -633,11 +633,12 @@ def test_report_errors():
     with pytest.raises(ValueError, match="at least two columns"):
         report(X, L[:, 0])
     for kw, msg in [(dict(null="rotation"), "unknown null"), (dict(n_null=0), "n_null must be >= 1"),
-                    (dict(cv=1), "cv must be >= 2"), (dict(seed=-1), "seed must be a non-negative"),
-                    (dict(seed=1.5), "seed must be a non-negative"), (dict(n_jobs=0), "n_jobs must be"),
+                    (dict(cv=1), "cv must be >= 2"), (dict(seed=-1), "seed must be"),
+                    (dict(seed=1.5), "seed must be"), (dict(seed=None), "seed must be"),
+                    (dict(n_jobs=0), "n_jobs must be"),
                     (dict(measures=("ps",)), "measures must be"), (dict(classifier="svm"), "classifier must"),
                     (dict(max_dichotomies=0), "max_dichotomies must be >= 1")]:
-        with pytest.raises(ValueError, match=msg):
+        with pytest.raises((ValueError, TypeError), match=msg):
             report(X, L, progress=False, **kw)
 
 
@@ -659,3 +660,12 @@ def test_null_models_keep_what_they_promise():
     flat = lambda A: np.sort(A.reshape(-1, 6), axis=0)  # noqa: E731
     np.testing.assert_array_equal(flat(Sh), flat(T))
     assert not np.array_equal(Sh, T)
+
+
+def test_metric_seeds_must_be_explicit_integers():
+    S = binary_latents(2)
+    for bad in (None, -1, 0.5):
+        with pytest.raises((TypeError, ValueError), match="seed must be"):
+            M.ccgp(S, S, noise=0.1, seed=bad)
+        with pytest.raises((TypeError, ValueError), match="seed must be"):
+            M.shattering_dimensionality(S, noise=0.1, seed=bad)
