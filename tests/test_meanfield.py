@@ -59,7 +59,8 @@ def test_certified_gap(D, geometry, targets, bias):
     W, A = s.params
     assert obj.objective(X, Y, W, A, reg=REG, bias=bias) == pytest.approx(s.objective, abs=1e-12)
     # kernel = H H^T of that network, atoms and masses rebuild it, Caratheodory bound holds
-    np.testing.assert_allclose(s.kernel, s.hidden @ s.hidden.T, atol=1e-10)
+    (H,) = s.hidden
+    np.testing.assert_allclose(s.kernel, H @ H.T, atol=1e-10)
     np.testing.assert_allclose(s.kernel, (np.maximum(s.atoms, 0).T * s.masses) @ np.maximum(s.atoms, 0),
                                atol=1e-10)
     P = X.shape[0]

@@ -7,7 +7,7 @@ import numpy as np
 
 from .conic import _mf_master
 from .energy import MAX_RANK, energy_lower_bound
-from .duality import _kernel_objective
+from .duality import _kernel_objective, dual_point
 from .homogeneous import _caratheodory, _dedupe_against
 from .problem import Problem, _bar, _past, _reduced
 from .duality import dual_value
@@ -90,7 +90,7 @@ def _solve_bounded(pb: Problem, tol, progress, max_iter, seed, deadline) -> Solu
         return Solution(
             objective=float(np.sum(Y * Y) / P), lower_bound=float(np.sum(Y * Y) / P), gap=0.0, certified=False,
             kernel=np.zeros((P, P)), atoms=np.zeros((1, P)), masses=np.ones(1), directions=W0, dual=Y / gamma,
-            output=np.zeros_like(Y), params=([W0], np.zeros((1, Y.shape[1]))), hidden=np.zeros((P, 1)),
+            output=np.zeros_like(Y), params=([W0], np.zeros((1, Y.shape[1]))), hidden=[np.zeros((P, 1))],
             max_dual_constraint=0.0, exact_pricing=False, iterations=0, n_faces=0,
             time=time.perf_counter() - t0, solver="none", reg=reg, activation=act.name, bias=bool(bias),
             parametrization="mean_field", X=X, Y=Y, note="inputs of rank 0: F = 0", arrangement=None,
@@ -143,7 +143,7 @@ def _solve_bounded(pb: Problem, tol, progress, max_iter, seed, deadline) -> Solu
     Kern = (Phi * pv) @ Phi.T
     J, Zs = _measure_objective(Phi, pv, np.sum(v * v, axis=1), Y, reg)
     F = Kern @ Zs
-    Z = (Y - F) / gamma
+    Z = dual_point(Y, F, reg)
     min_V, exact = _energy_min(L, Z, act, J, reg, v, seed + 7919, deadline)
     lb = dual_value(Z, Y, reg) + reg * min_V
     certified = _certified(exact, J, lb)
@@ -159,7 +159,7 @@ def _solve_bounded(pb: Problem, tol, progress, max_iter, seed, deadline) -> Solu
     return Solution(
         objective=float(J), lower_bound=float(lb), gap=float(J - lb), certified=certified, kernel=Kern,
         atoms=(L @ v.T).T.copy(), masses=pv, directions=dirs, dual=Z, output=F, params=([dirs], readout),
-        hidden=Phi, max_dual_constraint=float(min_V), exact_pricing=exact, iterations=it, n_faces=0,
+        hidden=[Phi], max_dual_constraint=float(min_V), exact_pricing=exact, iterations=it, n_faces=0,
         time=time.perf_counter() - t0, solver=used, reg=reg, activation=act.name, bias=bool(bias),
         parametrization="mean_field", X=X, Y=Y, note=note, arrangement=None, stop_reason=reason,
         phi=act)

@@ -9,7 +9,7 @@ from .. import objective as _obj
 from .._validate import as_bool, as_matrix, as_seed, positive, positive_int
 from ..arrangement import enumerate_faces
 from .bounded import _energy_min
-from .duality import _dual_bound, dual_value
+from .duality import _dual_bound, dual_point, dual_value
 from .homogeneous import _column_generation, _exact_c, _Run
 from .problem import BOUNDED, _deadline, _normalise, _past, _reduced, _Units, make_problem
 from .results import GAP_TOL, Certificate, Solution, _certified
@@ -110,7 +110,7 @@ def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: boo
     gamma = pb.gamma
     J = _obj.objective(X, Y, W, A, reg=reg, activation=act, bias=bias, parametrization=parametrization)
     F, hidden = _obj.forward(X, W, A, activation=act, bias=bias, parametrization=parametrization)
-    Z0 = (Y - F) / gamma
+    Z0 = dual_point(Y, F, reg)
     scope = "global" if len(W) == 1 else "last layer"
     Xin = X if len(W) == 1 else hidden[-2]
     const = reg * sum(float(np.sum(w * w)) for w in W[:-1])

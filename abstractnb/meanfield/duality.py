@@ -17,6 +17,16 @@ def _kernel_objective(H, m, Y, reg):
 
 
 
+def dual_point(Y: np.ndarray, F: np.ndarray, reg: float) -> np.ndarray:
+    r"""The dual point of a network with outputs F: :math:`Z = (Y - F)/(P\lambda)` (P = rows).
+
+    At a global minimum it is :math:`Z^* = (\Sigma^* + P\lambda I)^{-1}Y`, the same for every
+    global minimum; for any network it is the residual the readout's optimality condition
+    balances against the weight decay.
+    """
+    return (Y - F) / (Y.shape[0] * reg)
+
+
 def dual_value(Z, Y, reg: float) -> float:
     r"""The dual objective :math:`\mathcal D(Z) = \lambda\big(2\operatorname{tr}(Z^\top Y) - P\lambda\|Z\|_F^2\big)`.
 

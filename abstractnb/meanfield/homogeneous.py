@@ -11,7 +11,7 @@ import numpy as np
 from .. import objective as _obj
 from ..arrangement import Pricing, enumerate_faces, price, search_price
 from .conic import _group_lasso
-from .duality import _dual_bound, _kernel_objective
+from .duality import _dual_bound, _kernel_objective, dual_point
 from .problem import Problem, _bar, _normalise, _past, _reduced, _Units
 from .results import GAP_TOL, Solution, _certified, relative_gap
 
@@ -124,7 +124,7 @@ def _solve_homogeneous(pb: Problem, tol, progress, max_iter, max_faces, seed, de
         W0, A0 = W, A
     J = _obj.objective(X, Y, [W0], A0, reg=reg, activation=act, bias=bias, parametrization="standard")
     F, (Hn,) = _obj.forward(X, [W0], A0, activation=act, bias=bias, parametrization="standard")
-    Z = (Y - F) / gamma
+    Z = dual_point(Y, F, reg)
     # c(Z) of the network's own dual point (what `dual` and `max_dual_constraint` report) ...
     c, exact_c, _ = _exact_c(arr, u.L, Z * u.sL, exact, seed, v, act.slopes)
     lb, _ = _dual_bound(Z, Y, reg, gamma, c)
@@ -160,7 +160,7 @@ def _solve_homogeneous(pb: Problem, tol, progress, max_iter, max_faces, seed, de
     return Solution(
         objective=float(J), lower_bound=float(lb), gap=float(J - lb), certified=certified,
         kernel=Hn @ Hn.T, atoms=atoms.T.copy(), masses=m.copy(), directions=dirs, dual=Z, output=F,
-        params=params, hidden=hidden, max_dual_constraint=float(c), exact_pricing=bool(exact_c),
+        params=params, hidden=[hidden], max_dual_constraint=float(c), exact_pricing=bool(exact_c),
         iterations=it, n_faces=arr.n_faces if arr is not None else 0, time=time.perf_counter() - t0,
         solver=used, reg=reg, activation=act.name, bias=bool(bias), parametrization=parametrization,
         X=X, Y=Y, note=note, arrangement=arr.scaled(u.sL) if arr is not None else None,

@@ -75,8 +75,8 @@ class Solution:
         ``readout[j] = a_j = Z^\top\phi(\tilde X w_j)``, unit ``j`` carrying probability
         ``masses[j]`` (:math:`F = \sum_j \pi_j\phi_j a_j^\top`); use :meth:`to_network` for a
         finite network.
-    hidden : (P, n_atoms) array
-        Hidden layer of ``params``.
+    hidden : list of one (P, n_atoms) array
+        Hidden layer of ``params`` (a list, like :attr:`abstractnb.training.TrainResult.hidden`).
     max_dual_constraint : float
         ReLU/linear: :math:`c(Z)` (1 at the optimum). tanh: :math:`\min_v V(v)` found.
     exact_pricing : bool
@@ -138,6 +138,11 @@ class Solution:
     def relative_gap(self) -> float:
         """``gap / objective`` (see :func:`relative_gap`)."""
         return relative_gap(self.objective, self.lower_bound)
+
+    @property
+    def exact(self) -> bool:
+        """Whether the lower bound is a proof (the word :class:`Certificate` uses too)."""
+        return self.exact_pricing
 
     def __repr__(self) -> str:
         return (f"Solution(objective={self.objective:.10g}, lower_bound={self.lower_bound:.10g}, "
