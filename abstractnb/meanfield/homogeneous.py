@@ -24,6 +24,24 @@ SOLVE_TOL = 1e-8
 STALL_ROUNDS = 8
 
 
+def _line_search(Hs, ms, step, g, f, Y, reg):
+    """Ratio test (masses stay >= 0; one that reaches 0 is set to exactly 0) and Armijo
+    backtracking on f; (masses, f, Z, inverse) or None when no decrease is found."""
+    if float(g @ step) >= 0:
+        return None
+    neg = step < 0
+    alpha = min(1.0, float(np.min(-ms[neg] / step[neg]))) if neg.any() else 1.0
+    while alpha > 1e-12:
+        trial = np.maximum(ms + alpha * step, 0.0)
+        # the ratio test lands a mass on 0 only up to rounding: make it exactly 0 (dropped)
+        trial[trial <= 1e-12 * ms.max()] = 0.0
+        ft, Zt, Mt = _kernel_objective(Hs, trial, Y, reg)
+        if ft <= f + 1e-4 * alpha * float(g @ step) + 1e-15 * abs(f):
+            return trial, ft, Zt, Mt
+        alpha *= 0.5
+    return None
+
+
 def _polish(H, m, Y, reg, iters: int = 100):
     r"""Newton refinement of the masses on the support of a master solution.
 
@@ -49,18 +67,18 @@ def _polish(H, m, Y, reg, iters: int = 100):
         Hess = 2 * reg * (q @ q.T) * (Hs.T @ Minv @ Hs)
         ev, Q = np.linalg.eigh(Hess)
         big = ev > 1e-13 * max(ev.max(initial=0.0), 1e-300)
-        step = -(Q[:, big] @ ((Q[:, big].T @ g) / ev[big]))
+        newton = -(Q[:, big] @ ((Q[:, big].T @ g) / ev[big]))
+        # On a singular Hessian the Newton step ignores the gradient's null-space part; a
+        # gradient step of length 1/L (L the largest curvature) is the fallback.
+        steps = (newton, -g / max(ev.max(initial=0.0), 1e-300))
         ms = m[act]
-        neg = step < 0
-        alpha = min(1.0, float(np.min(-ms[neg] / step[neg]))) if neg.any() else 1.0
-        while alpha > 1e-12:
-            trial = np.maximum(ms + alpha * step, 0.0)
-            ft, Zt, Mt = _kernel_objective(Hs, trial, Y, reg)
-            if ft <= f + 1e-4 * alpha * float(g @ step) + 1e-15 * abs(f):
+        for step in steps:
+            trial = _line_search(Hs, ms, step, g, f, Y, reg)
+            if trial is not None:
                 break
-            alpha *= 0.5
         else:
             break
+        trial, ft, Zt, Mt = trial
         m[act] = trial
         f, Z, Minv = ft, Zt, Mt
         if np.any(trial == 0):
@@ -70,6 +88,39 @@ def _polish(H, m, Y, reg, iters: int = 100):
             f, Z, Minv = _kernel_objective(H[:, act], m[act], Y, reg)
     return m
 
+
+
+def _active_set(H, m0, Y, reg, tol, max_rounds: int = 400):
+    r"""The master problem :math:`\min_{m \ge 0} f(m)` over the columns of ``H`` by an active set.
+
+    :math:`f(m) = \lambda\operatorname{tr}(Y^\top(H\,\mathrm{diag}(m)H^\top + \gamma I)^{-1}Y)
+    + \lambda\sum m` is smooth and convex; its KKT conditions are :math:`\|Z^\top h_j\| = 1`
+    on the support and :math:`\le 1` off it. Newton on the support (:func:`_polish`), then the
+    most violating columns join, each at the minimiser of :math:`f` along its own axis
+    (Sherman–Morrison: :math:`t = (\sqrt a - 1)/b`, :math:`a = \|Z^\top h\|^2`,
+    :math:`b = h^\top(\Sigma + \gamma I)^{-1}h`), until no column violates by more than
+    ``tol``. Exact to the Newton accuracy, and warm-started from ``m0`` (the last round's
+    masses), it replaces an interior-point solve per round. Returns None if it does not settle
+    within ``max_rounds`` (ties can make it cycle); the caller then uses the conic master.
+    """
+    m = np.maximum(m0, 0.0)
+    P = H.shape[0]
+    for _ in range(max_rounds):
+        if m.any():
+            m = _polish(H, m, Y, reg)
+        act = m > 0
+        Minv = np.linalg.inv((H[:, act] * m[act]) @ H[:, act].T + P * reg * np.eye(P))
+        Z = Minv @ Y
+        a = np.sum((H.T @ Z) ** 2, axis=1)
+        if act.any() and np.abs(a[act] - 1).max() > tol:
+            return None  # Newton did not reach the KKT conditions on the support
+        viol = np.flatnonzero(~act & (a > (1 + tol) ** 2))
+        if viol.size == 0:
+            return m
+        top = viol[np.argsort(-a[viol])[:8]]
+        b = np.einsum("pj,pq,qj->j", H[:, top], Minv, H[:, top])
+        m[top] = (np.sqrt(a[top]) - 1) / b
+    return None
 
 
 def _solve_homogeneous(pb: Problem, tol, progress, max_iter, max_faces, seed, deadline) -> Solution:
@@ -200,6 +251,7 @@ def _column_generation(u: _Units, act, arr, cand, tol, max_iter, solver, solver_
     phi = act.numpy
     gamma = L.shape[0] * reg
     used, it, mass, atoms = "none", 0, np.zeros(cand.shape[0]), cand
+    prev = {}  # masses of the last master, by candidate row (warm start)
     best_lb, best_Z, best_pr, upper, gaps = -np.inf, None, None, np.inf, []
     reason = "max_iter"
     bar = _bar(progress, max_iter, "column generation")
@@ -214,12 +266,18 @@ def _column_generation(u: _Units, act, arr, cand, tol, max_iter, solver, solver_
         if cand.shape[0] == 0:  # no candidate unit is ever active: only the zero network remains
             mass, atoms, reason = np.zeros(0), cand, "zero network"
             break
-        B, used = _group_lasso(H, Y, reg, solver, solver_options)
-        norms = np.linalg.norm(B, axis=1)
-        # Interior-point solutions spread tiny masses over many atoms; start the polish from
-        # the clear support (an atom wrongly dropped comes back through the pricing).
-        mass = _polish(H, np.where(norms > 1e-6 * norms.max(initial=0.0), norms, 0.0), Y, reg)
+        m0 = np.array([prev.get(i, 0.0) for i in range(cand.shape[0])]) if prev else np.zeros(cand.shape[0])
+        mass = _active_set(H, m0, Y, reg, tol)
+        if mass is None:  # the active set cycled: the conic master decides
+            B, used = _group_lasso(H, Y, reg, solver, solver_options)
+            norms = np.linalg.norm(B, axis=1)
+            # Interior-point solutions spread tiny masses over many atoms; start the polish from
+            # the clear support (an atom wrongly dropped comes back through the pricing).
+            mass = _polish(H, np.where(norms > 1e-6 * norms.max(initial=0.0), norms, 0.0), Y, reg)
+        else:
+            used = "active set"
         atoms = cand
+        prev = {i: float(x) for i, x in enumerate(mass) if x > 0}
         upper, Z, _ = _kernel_objective(H, mass, Y, reg)
         pr = _price(arr, L, Z, threshold=1 + tol, starts=cand[mass > 0], seed=seed + it, slopes=act.slopes)
         lb = _dual_bound(Z, Y, reg, gamma, pr.value)[0]
