@@ -134,9 +134,13 @@ def call(name: str, func, *args, **kwargs):
     defined(name, func)
     if not callable(func):
         raise AssertionError(f"`{name}` should be a function; got a {type(func).__name__}")
+    shapes = ", ".join(f"{type(a).__name__} of shape {a.shape}" if hasattr(a, "shape") else _short(a, 30)
+                       for a in args)
     try:
-        return func(*args, **kwargs)
+        result = func(*args, **kwargs)
     except Exception as err:                # noqa: BLE001 - any error of the student's code
-        shapes = ", ".join(f"{type(a).__name__} of shape {a.shape}" if hasattr(a, "shape") else _short(a, 30)
-                           for a in args)
         raise AssertionError(f"`{name}` raised {type(err).__name__}: {err} (called with {shapes})") from None
+    if result is None or result is Ellipsis:
+        raise AssertionError(f"`{name}` returned {result!r} (called with {shapes}): replace the ... in its body, "
+                             "and end it with `return` and your answer")
+    return result
