@@ -5,7 +5,8 @@ for this book: in sphinx-exercise 1.2.1 it drops ``{solution}`` directives but n
 ``{solution-start}`` ... ``{solution-end}`` pairs the chapters use (their solutions contain
 code cells), whose content stays on the page while the orphaned end marker fails the build.
 This extension removes every solution node, plain or gated, once sphinx-exercise has merged
-the gated ones; it acts only when the Sphinx option ``student_edition`` is true.
+the gated ones; it acts only when the Sphinx option ``student_edition`` is true. The student
+configuration also keeps the notebook sources (which hold the solutions) out of the site.
 
 Run as a script, it writes the configuration of the student build, derived from the book's
 own ``_config.yml`` so that the two never drift apart::
@@ -37,9 +38,17 @@ def setup(app):
             for node in list(self.document.findall(solution_node)):
                 node.parent.remove(node)
 
+    def no_source_downloads(app, config):
+        # Jupyter Book 1 does not pass html.use_download_button on to the theme; without the
+        # copied sources the button would only link to missing files.
+        if config.student_edition:
+            config.html_theme_options = {**config.html_theme_options, "use_download_button": False}
+            config.html_copy_source = False
+
     app.setup_extension("sphinx_exercise")
     app.add_config_value("student_edition", False, "env")
     app.add_transform(RemoveSolutions)
+    app.connect("config-inited", no_source_downloads)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
@@ -50,11 +59,17 @@ def student_config(config: dict) -> dict:
     local = dict(sphinx.get("local_extensions") or {})
     local["student_edition"] = str(Path(__file__).resolve().parent)
     sphinx["local_extensions"] = local
-    sphinx["config"] = {**(sphinx.get("config") or {}), "student_edition": True}
+    # The sources (notebooks with their solutions) are not copied into the site, and nothing
+    # links to them: no download button, no launch buttons (Binder and Colab would open the
+    # repository's notebooks, solutions included).
+    sphinx["config"] = {**(sphinx.get("config") or {}), "student_edition": True, "html_copy_source": False}
     out["sphinx"] = sphinx
     html = dict(out.get("html") or {})
     html["announcement"] = ANNOUNCEMENT
+    html["use_download_button"] = False
     out["html"] = html
+    out["launch_buttons"] = {**(out.get("launch_buttons") or {}), "binderhub_url": "", "colab_url": "",
+                             "jupyterhub_url": "", "thebe": False}
     return out
 
 

@@ -72,14 +72,19 @@ def _notebook() -> nbformat.NotebookNode:
     return nb
 
 
-def _build(book: Path, config: Path, out: Path) -> str:
-    """Build ``book`` with ``config`` strictly, as the Makefile does; return the pages' HTML."""
+def _build(book: Path, config: Path, out: Path) -> tuple[str, str]:
+    """Build ``book`` with ``config`` strictly, as the Makefile does.
+
+    Returns the HTML of the two pages, and the text of every file of the site (sources,
+    search index, ...), where solution text must not hide either."""
     cmd = [str(JUPYTER_BOOK), "build", str(book), "--config", str(config), "--path-output", str(out),
            "-W", "-n", "--keep-going"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, f"{' '.join(cmd)} failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
     html = out / "_build" / "html"
-    return "\n".join((html / name).read_text(encoding="utf8") for name in ("page.html", "notebook.html"))
+    pages = "\n".join((html / name).read_text(encoding="utf8") for name in ("page.html", "notebook.html"))
+    site = "\n".join(f.read_text(encoding="utf8", errors="ignore") for f in html.rglob("*") if f.is_file())
+    return pages, site
 
 
 @pytest.fixture(scope="module")
@@ -108,22 +113,23 @@ def _text(html: str) -> str:
 
 
 def test_normal_build_has_the_solutions(builds):
-    normal, _ = builds
+    (normal, _), _ = builds
     for marker in SOLUTION_TEXT + KEPT_TEXT:
         assert marker in normal, f"{marker} missing from the normal build"
     assert "Solution to" in _text(normal)
 
 
 def test_student_build_has_no_solution_text(builds):
-    _, student = builds
+    _, (student, site) = builds
     for marker in SOLUTION_TEXT:
-        assert marker not in student, f"solution text {marker} leaked into the student build"
+        assert marker not in site, f"solution text {marker} leaked into the student build"
     assert "Solution to" not in _text(student)
     assert 'class="solution' not in student
+    assert "btn-download-source-button" not in student     # no link to the notebooks' sources
 
 
 def test_student_build_keeps_the_exercises_and_the_text(builds):
-    _, student = builds
+    _, (student, _) = builds
     for marker in KEPT_TEXT:
         assert marker in student, f"{marker} missing from the student build"
     assert "Student edition" in student   # the banner says which edition this is
@@ -141,8 +147,11 @@ def test_student_config_is_derived_from_the_book_config():
     assert Path(student["sphinx"]["local_extensions"]["student_edition"]) == SCRIPT.parent
     # Everything else is the book's own configuration, so the two builds cannot drift apart.
     for key in book:
-        if key not in ("sphinx", "html"):
+        if key not in ("sphinx", "html", "launch_buttons"):
             assert student[key] == book[key]
+    # Binder and Colab would open the repository's notebooks, solutions included.
+    assert not student["launch_buttons"].get("binderhub_url") and not student["launch_buttons"].get("colab_url")
+    assert student["sphinx"]["config"]["html_copy_source"] is False
     for key, value in book["sphinx"]["config"].items():
         assert student["sphinx"]["config"][key] == value
     assert student["sphinx"]["extra_extensions"] == book["sphinx"]["extra_extensions"]
