@@ -160,11 +160,9 @@ def _naive_ps(H, S):
 
 
 def _positional_ps(H, S):
-    """Pairs each condition with the one 2^(D-1-k) rows further: right only in the book's order."""
-    from abstractnb import tasks
-    D = S.shape[1]
-    from abstractnb import metrics
-    return metrics.parallelism_score(H, tasks.binary_latents(D))
+    """Pairs conditions by their row numbers, as if S were in the book's order: right only then."""
+    from abstractnb import metrics, tasks
+    return metrics.parallelism_score(H, tasks.binary_latents(S.shape[1]))
 
 
 def _ps(H, S):
