@@ -1,4 +1,5 @@
-# Two commands: `make book` and `make test`. Both create .venv from requirements.txt
+# Two commands: `make book` and `make test` (and, for courses, `make assignments` and
+# `make student-book`). Both create .venv from requirements.txt
 # on first use (Python 3.11 or newer on PATH as python3) and install the package into it.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -6,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test book clean
+.PHONY: test book student-book assignments clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +32,28 @@ test: $(STAMP)
 book: $(STAMP)
 	set -o pipefail; $(VENV)/bin/jupyter-book build . --path-output _build -W -n --keep-going 2>&1 \
 	  | { grep -v "Kernel is running over TCP without encryption" || true; }
+
+# The student edition: the same strict build with every exercise solution left out of the
+# HTML (the configuration is derived from _config.yml by _ext/student_edition.py).
+STUDENT_BOOK := _build/student
+student-book: $(STAMP)
+	$(PY) _ext/student_edition.py _config.yml $(STUDENT_BOOK)/_config.yml
+	set -o pipefail; $(VENV)/bin/jupyter-book build . --config $(STUDENT_BOOK)/_config.yml \
+	  --path-output $(STUDENT_BOOK) -W -n --keep-going 2>&1 \
+	  | { grep -v "Kernel is running over TCP without encryption" || true; }
+
+# Otter-grader assignments: each master notebook in assignments/ becomes
+# _build/assignments/<name>/student/ (the notebook to hand out) and
+# _build/assignments/<name>/autograder/ (autograder zip for `otter run`). otter assign also
+# runs the reference solutions against every test, public and hidden, and fails if one fails.
+ASSIGNMENTS := $(wildcard assignments/hw*.ipynb)
+assignments: $(STAMP)
+	rm -rf _build/assignments
+	set -e; for nb in $(ASSIGNMENTS); do \
+	  name=$$(basename $$nb .ipynb); \
+	  echo "otter assign $$nb -> _build/assignments/$$name"; \
+	  MPLBACKEND=agg $(VENV)/bin/otter assign $$nb _build/assignments/$$name; \
+	done
 
 clean:
 	rm -rf _build
