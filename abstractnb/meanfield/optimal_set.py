@@ -144,4 +144,6 @@ def optimal_set_range(solution: Solution, functional, *, active_tol: float = 1e-
         _run(prob, solver, None)
         out.append((float(prob.value), np.asarray(Sig.value, float)))
     (lo, Klo), (hi, Khi) = out
+    if lo > hi:  # the two conic solves agree to their tolerance: a point, not an inverted range
+        (lo, Klo), (hi, Khi) = (hi, Khi), (lo, Klo)
     return OptimalRange(lo, hi, exact, ((Klo + Klo.T) / 2, (Khi + Khi.T) / 2), n_active, max_rays, note)
