@@ -22,9 +22,10 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 # Package tests and every notebook under nbval (checks inside the notebooks, and the
-# outputs of cells marked NBVAL_CHECK_OUTPUT compared with the stored ones).
+# outputs of cells marked NBVAL_CHECK_OUTPUT compared with the stored ones), on every core
+# (pytest-xdist; --dist loadfile keeps each notebook's cells together on one worker).
 test: $(STAMP)
-	MPLBACKEND=agg $(PY) -m pytest tests book --nbval-lax -p no:cacheprovider
+	MPLBACKEND=agg $(PY) -m pytest -n auto --dist loadfile tests book --nbval-lax -p no:cacheprovider
 
 # Strict HTML build: every notebook executed, any warning is an error. Each kernel logs that
 # it talks to the builder over local TCP without encryption (harmless, on this machine): the
