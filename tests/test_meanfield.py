@@ -388,8 +388,8 @@ def test_tanh_trained_mean_field_network_is_above_the_bound(tanh2):
 
 def test_energy_branch_and_bound_is_below_every_sampled_value(tanh2):
     from abstractnb.activations import get_activation
-    from abstractnb.meanfield.bounded import _energy, _min_energy
-    from abstractnb.meanfield.energy import energy_lower_bound
+    from abstractnb.meanfield.bounded import _min_energy
+    from abstractnb.meanfield.energy import energy as _energy, energy_lower_bound
 
     act = get_activation("tanh")
     L = reduce_inputs(problem(2)[1], True).L

@@ -7,20 +7,12 @@ import numpy as np
 
 from .conic import _mf_master
 from .energy import MAX_RANK, energy_lower_bound
+from .energy import energy as _energy
 from .duality import _kernel_objective, dual_point
 from .homogeneous import _caratheodory, _dedupe_against
 from .problem import Problem, _bar, _past, _reduced
 from .duality import dual_value
 from .results import GAP_TOL, Solution, _certified
-
-
-def _energy(Vs, L, Z, act):
-    """V(v) = |v|^2 - ||Z^T phi(L v)||^2 and its gradient, rows of Vs."""
-    U = Vs @ L.T
-    q = act.numpy(U) @ Z
-    E = np.sum(Vs * Vs, axis=1) - np.sum(q * q, axis=1)
-    G = 2 * Vs - 2 * ((q @ Z.T) * act.derivative(U)) @ L
-    return E, G
 
 
 def _min_energy(L, Z, starts, seed, act, n_random=256):

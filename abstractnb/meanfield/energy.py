@@ -66,7 +66,8 @@ class EnergyBound:
     converged: bool
 
 
-def _energy_and_gradient(C, L, Z, act):
+def energy(C, L, Z, act):
+    """V(v) = |v|^2 - ||Z^T phi(L v)||^2 and its gradient, for the rows v of C."""
     U = C @ L.T
     q = act.numpy(U) @ Z
     V = np.sum(C * C, axis=1) - np.sum(q * q, axis=1)
@@ -76,7 +77,7 @@ def _energy_and_gradient(C, L, Z, act):
 
 def _box_bounds(C, H, L, absL, Z, act, rho):
     """Lower bounds of V on the boxes C +- H (rows), and V at the centres."""
-    V, G = _energy_and_gradient(C, L, Z, act)
+    V, G = energy(C, L, Z, act)
     taylor = V - np.sum(np.abs(G) * H, axis=1) - 0.5 * rho * np.sum(H * H, axis=1)
     mid, rad = C @ L.T, H @ absL.T
     t_lo, t_hi = act.numpy(mid - rad), act.numpy(mid + rad)
@@ -113,7 +114,7 @@ def energy_lower_bound(L: np.ndarray, Z: np.ndarray, act, *, tol: float, start: 
     rho = max(0.0, rho_g - 2.0)
     M = float(np.sum(np.sum(np.abs(Z), axis=0) ** 2))
     pts = np.zeros((1, r)) if start is None or len(start) == 0 else np.vstack([np.zeros((1, r)), start])
-    V0, _ = _energy_and_gradient(pts, L, Z, act)
+    V0, _ = energy(pts, L, Z, act)
     best = int(np.argmin(V0))
     upper, witness = float(V0[best]), pts[best].copy()
     margin = ROUNDING * (1.0 + M)
