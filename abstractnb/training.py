@@ -84,7 +84,8 @@ class Network(torch.nn.Module):
     readout : array or tensor, shape (N_L, K)
         The readout :math:`A` (a 1-D array is one output column).
     activation : str or callable
-        ``relu``, ``tanh``, ``relu2``, ``linear`` or an elementwise torch callable
+        a registered name (``relu``, ``leaky_relu``, ``abs``, ``linear``, ``tanh``, ``erf``,
+        ``sigmoid_centred``, ``relu2``, ...), an Activation, or an elementwise torch callable
         (see :func:`abstractnb.activations.get_activation`).
     bias : bool
     parametrization : {"standard", "mean_field"}
@@ -336,7 +337,8 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
     depth : int
         Number of hidden layers L (1 for the mean-field parametrisation).
     activation : str or callable
-        ``relu``, ``tanh``, ``relu2``, ``linear`` or an elementwise torch callable.
+        a registered name (``relu``, ``leaky_relu``, ``abs``, ``linear``, ``tanh``, ``erf``,
+        ``sigmoid_centred``, ``relu2``, ...), an Activation, or an elementwise torch callable.
     bias : bool
         Append a constant-1 input to every layer (its weights are decayed like the others).
     reg : float

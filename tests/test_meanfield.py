@@ -680,3 +680,21 @@ def test_bad_input_is_refused_with_a_clear_message(sol3):
         mf.optimal_set_range(sol3, lambda K: float(np.trace(K)) + 1.0)
     lo, hi = mf.optimal_set_range(sol3, lambda K: float(np.trace(K)))
     assert lo <= hi
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(capsys):
+    _, X, Y = problem(2)
+    mf.solve(X, Y, reg=REG, progress=False)
+    mf.solve(X, Y, reg=REG, progress=None)  # pytest's stderr is no terminal: silent
+    assert capsys.readouterr().err == ""
+    with pytest.raises(TypeError, match="progress must be True or False"):
+        mf.solve(X, Y, reg=REG, progress="yes")
+
+
+def test_optimal_set_of_the_zero_network():
+    S = tasks.binary_latents(2)
+    X, Y = inputs.aligned(S), tasks.latent_targets(S)
+    s = mf.solve(X, Y, reg=REG, activation="abs", bias=False)  # |z| without a bias: J* = D
+    assert s.certified and s.objective == pytest.approx(S.shape[1], rel=mf.GAP_TOL)
+    lo, hi = mf.optimal_set_range(s, interaction_projector(S))
+    assert lo == hi == 0.0

@@ -54,8 +54,11 @@ the measures on the dual-active atoms with :math:`\Sigma Z^* = F^*`, and
 
 with the bound :math:`J_{MF}(\pi) \ge \lambda\big[2\operatorname{tr}(Z^\top Y) - \gamma\|Z\|^2 + \min_v V(v)\big]`,
 :math:`V(v) = |v|^2 - \|Z^\top\phi(Lv)\|^2`, for every :math:`Z` (and every finite mean-field
-network, a measure with atoms of mass :math:`1/N`). :math:`\min_v V` is a nonconvex search,
-so this bound is *not* certified.
+network, a measure with atoms of mass :math:`1/N`). :math:`\min_v V` is a nonconvex
+minimum: where the reduced input rank is at most 4 and the activation records its slope and
+curvature bounds, branch and bound gives a certified lower bound on it
+(:mod:`abstractnb.meanfield.energy`) and the result can be certified; above that rank it
+comes from a multistart search and is not.
 """
 from .certificate import REFINE_TOL, certify
 from .conic import SolverFailed

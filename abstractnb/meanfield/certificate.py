@@ -11,7 +11,7 @@ from ..arrangement import enumerate_faces
 from .bounded import _energy_min
 from .duality import _dual_bound, dual_point, dual_value
 from .homogeneous import _column_generation, _exact_c, _Run
-from .problem import BOUNDED, _deadline, _normalise, _past, _reduced, _Units, make_problem
+from .problem import BOUNDED, _check_progress, _deadline, _normalise, _past, _reduced, _Units, make_problem
 from .results import GAP_TOL, Certificate, Solution, _certified
 
 #: Stopping tolerance of the refinement in :func:`certify` (relative gap of its own master),
@@ -50,7 +50,7 @@ def _unpack(net, activation, bias, parametrization):
 
 def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: bool = True,
             parametrization: str = "standard", gap_tol: float = GAP_TOL, max_faces: int = 300_000,
-            refine: bool = True, seed: int = 0, solver: str = "CLARABEL", progress: bool = True,
+            refine: bool = True, seed: int = 0, solver: str = "CLARABEL", progress: bool | None = None,
             time_limit: float | None = None) -> Certificate:
     r"""Certify (or refute) that a network is a global minimum of :math:`J`.
 
@@ -84,7 +84,8 @@ def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: boo
     refine : also try the column-generation dual points (ReLU/linear)
     seed : for random starts of searches
     solver : cvxpy solver of the refinement's master problems
-    progress : tqdm bar over refinement rounds (it appears only after 2 s)
+    progress : tqdm bar over refinement rounds (as in :func:`solve`: None, the default, shows
+        it only on a terminal)
     time_limit : seconds for the face enumeration and the refinement (None: no limit); when
         spent, the best bound so far is returned
     """
@@ -94,7 +95,7 @@ def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: boo
                       solver=solver)
     X, Y, reg, bias, act = pb.X, pb.Y, pb.reg, pb.bias, pb.activation
     refine = as_bool(refine, "refine")
-    progress = as_bool(progress, "progress")
+    progress = _check_progress(progress)
     gap_tol = positive(gap_tol, "gap_tol")
     max_faces = positive_int(max_faces, "max_faces")
     seed = as_seed(seed)

@@ -94,11 +94,14 @@ def optimal_set_range(solution: Solution, functional, *, active_tol: float = 1e-
     if own.size:
         own /= np.linalg.norm(own, axis=1, keepdims=True)
     exact = arr is not None
+    # Optimal atoms have ||Z*^T h|| = 1; when c(Z*) < 1 (the zero network, no atom reaches the
+    # constraint) nothing is active, so the level is never below 1.
+    level = max(solution.max_dual_constraint, 1.0)
     if arr is not None:
-        cones = active_cones(arr, Z, solution.max_dual_constraint, active_tol)
+        cones = active_cones(arr, Z, level, active_tol)
         note = "exact: all dual-active faces enumerated"
     else:
-        pr = search_price(L, Z, threshold=solution.max_dual_constraint - active_tol, starts=own,
+        pr = search_price(L, Z, threshold=level - active_tol, starts=own,
                           slopes=solution.phi.slopes,
                           max_directions=10_000)
         cones = [(d[None], "cone") for d in pr.directions]
@@ -123,6 +126,10 @@ def optimal_set_range(solution: Solution, functional, *, active_tol: float = 1e-
                 "nonnegative relaxation of the completely positive cone may be loose")
     if any(kind == "subspace" for _, kind in multi):
         note += "; linear activation with a tied singular value: a sphere of active atoms (exact, PSD)"
+    if not iso.size and not multi:
+        # No dual-active atom: the zero network is the only global minimum.
+        Z0 = np.zeros((P, P))
+        return OptimalRange(0.0, 0.0, exact, (Z0, Z0), 0, 1, note + "; no active atom: only the zero kernel")
     Hi = phi(iso @ L.T).T if iso.size else np.zeros((P, 0))
     x = cp.Variable(Hi.shape[1], nonneg=True)
     kron = np.einsum("pn,qn->pqn", Hi, Hi).reshape(P * P, -1)

@@ -161,8 +161,20 @@ def _past(deadline: float | None) -> bool:
     return deadline is not None and time.perf_counter() > deadline
 
 
-def _bar(progress: bool, total: int, desc: str):
-    """A tqdm bar that appears only if the work lasts longer than 2 s (short calls stay quiet)."""
+def _check_progress(progress) -> bool | None:
+    return None if progress is None else as_bool(progress, "progress")
+
+
+def _bar(progress: bool | None, total: int, desc: str):
+    """A tqdm bar that appears only if the work lasts longer than 2 s (short calls stay quiet).
+
+    ``None``: the plain bar with tqdm's own test, shown on a terminal and never in a notebook
+    or a log (their stored outputs must not depend on how fast the machine is).
+    """
+    if progress is None:
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, disable=None, leave=False, delay=2.0)
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, disable=not progress, leave=False, delay=2.0)

@@ -52,8 +52,8 @@ class Solution:
         ``objective - lower_bound`` (absolute; :attr:`relative_gap` divides it by ``objective``).
     certified : bool
         True iff the pricing was exact and ``gap <= GAP_TOL * objective`` (relative gap at most
-        ``GAP_TOL`` = 1e-6: the network is within a factor 1 + 1e-6 of :math:`J^*`); never True
-        for tanh.
+        ``GAP_TOL`` = 1e-6: the network is within a factor 1 + 1e-6 of :math:`J^*`). For bounded
+        activations only where the energy minimum was bounded by branch and bound.
     kernel : (P, P) array
         Optimal hidden kernel. ReLU standard: :math:`\Sigma = \sum_j m_j h_jh_j^\top = HH^\top` of
         the rebuilt network; mean-field: :math:`HH^\top/N` (same matrix for ReLU).

@@ -1,15 +1,15 @@
 """The public dispatcher: one problem in, the solver of its family out."""
 from __future__ import annotations
 
-from .._validate import as_bool, as_seed, positive, positive_int
+from .._validate import as_seed, positive, positive_int
 from .bounded import _solve_bounded
 from .homogeneous import SOLVE_TOL, _solve_homogeneous
-from .problem import BOUNDED, _deadline, make_problem
+from .problem import BOUNDED, _check_progress, _deadline, make_problem
 from .results import Solution
 
 
 def solve(X, Y, *, reg: float, activation="relu", bias: bool = True, parametrization: str = "standard",
-          tol: float = SOLVE_TOL, progress: bool = True, max_iter: int = 100, max_faces: int = 300_000,
+          tol: float = SOLVE_TOL, progress: bool | None = None, max_iter: int = 100, max_faces: int = 300_000,
           solver: str = "CLARABEL", solver_options: dict | None = None, seed: int = 0,
           time_limit: float | None = None) -> Solution:
     r"""Global minimum of the one-hidden-layer objective, with a duality-gap certificate.
@@ -29,7 +29,9 @@ def solve(X, Y, *, reg: float, activation="relu", bias: bool = True, parametriza
     tol : stop when the relative duality gap of the column generation is below ``tol``, or
         the dual constraint :math:`c(Z) \le 1 + \text{tol}` (ReLU); the relative search gap
         (tanh)
-    progress : show a tqdm bar over column-generation rounds (it appears only after 2 s)
+    progress : a tqdm bar over column-generation rounds, shown once a call lasts 2 s: True
+        always (a widget in a notebook), False never, None (default) only on a terminal, so
+        that notebooks and logs keep the same output on every machine
     max_iter : most column-generation rounds
     max_faces : largest arrangement enumerated for exact pricing; above it the pricing is a
         search and the result is not certified (a warning says so)
@@ -59,7 +61,7 @@ def solve(X, Y, *, reg: float, activation="relu", bias: bool = True, parametriza
     deadline = _deadline(time_limit)
     pb = make_problem(X, Y, reg=reg, activation=activation, bias=bias, parametrization=parametrization,
                       solver=solver, solver_options=solver_options)
-    progress = as_bool(progress, "progress")
+    progress = _check_progress(progress)
     tol = positive(tol, "tol")
     max_iter = positive_int(max_iter, "max_iter")
     max_faces = positive_int(max_faces, "max_faces")
