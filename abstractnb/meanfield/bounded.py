@@ -9,7 +9,7 @@ from .conic import _mf_master
 from .energy import MAX_RANK, energy_lower_bound
 from .energy import energy as _energy
 from .duality import _kernel_objective, dual_point
-from .homogeneous import _caratheodory, _dedupe_against
+from .homogeneous import STALL_ROUNDS, _caratheodory, _dedupe_against
 from .problem import Problem, _bar, _past, _reduced
 from .duality import dual_value
 from .results import GAP_TOL, Solution, _certified
@@ -96,6 +96,7 @@ def _solve_bounded(pb: Problem, tol, progress, max_iter, seed, deadline) -> Solu
     used, it = "none", 0
     bar = _bar(progress, max_iter, f"column generation ({act.name})")
     reason = "max_iter"
+    best, gaps = None, []  # the measure with the smallest search gap (later rounds can be worse)
     while it < max_iter:
         if _past(deadline) and it:
             reason = "time_limit"
@@ -112,17 +113,27 @@ def _solve_bounded(pb: Problem, tol, progress, max_iter, seed, deadline) -> Solu
         sup = p > 1e-9
         Vm, Em = _min_energy(L, Z, cand[sup], seed + it, act)
         gap = J_m - (dual_value(Z, Y, reg) + reg * Em[0])
+        gaps.append(gap / J_m)
+        if best is None or gaps[-1] < best[0]:
+            best = (gaps[-1], cand, p)
         bar.update(1)
-        bar.set_postfix(rel_gap=f"{gap / J_m:.2e}", refresh=False)
+        bar.set_postfix(rel_gap=f"{gaps[-1]:.2e}", refresh=False)
         if gap <= tol * J_m or it == max_iter:
             reason = "converged" if it < max_iter else reason
+            break
+        if (len(gaps) > STALL_ROUNDS and best[0] <= GAP_TOL / 10
+                and min(gaps[-STALL_ROUNDS:]) > 0.9 * min(gaps[:-STALL_ROUNDS])):
+            reason = "stalled"
             break
         new = Vm[Em < level - 1e-12][:32]
         keep = _dedupe_against(new, cand, 1e-8)
         if keep.size == 0:
+            reason = "stalled"
             break
         cand = np.vstack([cand[sup | (np.arange(cand.shape[0]) == 0)], cand[~sup][-200:], new[keep]])
     bar.close()
+    if best is not None:
+        _, cand, p = best
     sup = p > 1e-10 * p.max(initial=0.0)
     v, pv = cand[sup], p[sup] / p[sup].sum()
     if v.shape[0] > P * (P + 1) // 2 + 2:
