@@ -397,6 +397,13 @@ def price(arr: Arrangement, Z: np.ndarray, *, threshold: float | None = None,
         u = np.where((dn & ~up)[:, None], -u, u)
         vals.append(top[meets])
         dirs.append(u[meets])
+        if arr.linear and threshold is not None:
+            # One face, no sign constraints: every right-singular vector above the threshold is
+            # an improving direction (with tied singular values the optimum needs all of them).
+            for j in range(1, s.shape[1]):
+                above = s[:, j] >= threshold
+                vals.append(s[above, j])
+                dirs.append(np.einsum("nrk,nk->nr", blk.basis, Vt[:, j, :])[above])
         for i in np.flatnonzero(tied):
             mult = int(np.sum(s[i] >= top[i] * (1 - TIE_TOL)))
             pending.append((top[i], blk, i, mult, Vt[i, :mult, :].T))

@@ -144,9 +144,12 @@ def _solve_homogeneous(pb: Problem, tol, progress, max_iter, max_faces, seed, de
             cand = np.vstack([cand, np.linalg.pinv(u.L).T])
         cand = cand / np.maximum(np.linalg.norm(cand, axis=1, keepdims=True), 1e-300)
     run = None
-    if r:
+    if r and act.linear and arr is not None:
+        run = _nuclear_norm_run(u, act, arr, tol, deadline)
+    elif r:
         run = _column_generation(u, act, arr, cand, tol, max_iter, solver, solver_options, seed,
                                  progress, deadline)
+    if run is not None:
         cand, mass, it, used = run.directions, run.masses * (u.sY / u.sL), run.rounds, run.solver
     else:
         cand, mass, it, used = np.zeros((0, 0)), np.zeros(0), 0, "none"
@@ -232,6 +235,61 @@ class _Run:
     lower: float               # that bound, D(tZ)
     upper: float               # J of the last master measure (a network: >= J*)
     reason: str                # why it stopped (see Solution.stop_reason)
+
+
+#: Most proximal-gradient iterations of the linear-activation solver.
+PROX_ITERS = 20_000
+
+
+def _nuclear_norm_run(u: _Units, act, arr, tol, deadline) -> _Run:
+    r"""Linear units (:math:`\phi(z) = az`): the group lasso is a nuclear-norm regression.
+
+    With features :math:`aLv`, a measure of units builds :math:`F = aLM`,
+    :math:`M = \sum_j v_jb_j^\top`, and the least :math:`\sum_j\|b_j\|` over the ways of
+    writing :math:`M` is its nuclear norm, so :math:`J = \min_M \frac1P\|aLM - Y\|_F^2 +
+    2\lambda\|M\|_*`: accelerated proximal gradient (singular-value thresholding, restarted
+    when the objective rises), then the units of the SVD :math:`M = \sum_i s_ip_iq_i^\top`
+    (direction :math:`p_i`, mass :math:`s_i`), their masses polished by Newton. Ties between
+    singular values (a continuum of optimal directions) cost nothing here, where column
+    generation would add one direction per round.
+    """
+    L, Y, reg = act.slopes[1] * u.L, u.Y, u.reg
+    P, r = L.shape
+    step = P / (2 * np.linalg.norm(L, 2) ** 2)
+
+    def g(M):
+        R = L @ M - Y
+        return float(np.sum(R * R)) / P + 2 * reg * float(np.linalg.svd(M, compute_uv=False).sum())
+
+    def prox(M, t):
+        U_, s_, Vt_ = np.linalg.svd(M, full_matrices=False)
+        return (U_ * np.maximum(s_ - 2 * reg * t, 0.0)) @ Vt_
+
+    M = np.zeros((r, Y.shape[1]))
+    Mk, tk, f_old, it = M.copy(), 1.0, g(M), 0
+    for it in range(1, PROX_ITERS + 1):
+        M_new = prox(Mk - step * (2 / P) * L.T @ (L @ Mk - Y), step)
+        f_new = g(M_new)
+        if f_new > f_old:  # restart the momentum
+            Mk, tk = M, 1.0
+            continue
+        t_new = (1 + np.sqrt(1 + 4 * tk * tk)) / 2
+        Mk = M_new + (tk - 1) / t_new * (M_new - M)
+        done = f_old - f_new <= 1e-16 * max(f_new, 1e-300)
+        M, tk, f_old = M_new, t_new, f_new
+        if done or _past(deadline):
+            break
+    Pm, sv, _ = np.linalg.svd(M, full_matrices=False)
+    keep = sv > 1e-12 * sv.max(initial=0.0)
+    dirs, mass = Pm[:, keep].T, sv[keep]
+    H = act.numpy(dirs @ u.L.T).T
+    if mass.size:
+        mass = _polish(H, mass, Y, reg)
+    upper, Z, _ = _kernel_objective(H, mass, Y, reg) if mass.size else (0.0, Y / (P * reg), None)
+    pr = price(arr, Z)
+    lower = _dual_bound(Z, Y, reg, P * reg, pr.value)[0]
+    return _Run(dirs, mass, it, "proximal gradient", Z, pr, float(lower), float(upper),
+                "time_limit" if _past(deadline) else "converged")
 
 
 def _column_generation(u: _Units, act, arr, cand, tol, max_iter, solver, solver_options, seed, progress,
