@@ -330,7 +330,7 @@ def no_bias_optimum(X, S, reg: float, rotation=None) -> NoBiasOptimum:
     Aligned inputs :math:`x = a\,s`: unit :math:`\pm q_k` has activity :math:`a\,\mathrm{relu}(\pm Sq_k)`.
     Whitened inputs: the unit whose *preactivation* is :math:`\kappa\,\mathrm{relu}(\pm Sq_k)`,
     :math:`\kappa = \sigma\sqrt{2/P}` (unit cost). Each of the :math:`2D` units gets the mass
-    :math:`m = (\kappa/2 - \lambda)\,4/\kappa^2` (zero network for :math:`\lambda \ge \kappa/2`) and
+    :math:`m = (\kappa - 2\lambda)/\kappa^2` (zero network for :math:`\lambda \ge \kappa/2`) and
     :math:`J^* = 4D\lambda/\kappa - 4D\lambda^2/\kappa^2`, for every rotation :math:`Q`.
 
     Parameters
