@@ -158,8 +158,17 @@ def modular_scale(X, S) -> tuple[np.ndarray, np.ndarray]:
     return np.array(amps), np.array(ws)
 
 
+class _Network:
+    """Closed forms carry their network as ``weights, readout``; ``params`` gives it in the
+    form of ``TrainResult.params`` and ``Solution.params`` (e.g. for ``meanfield.certify``)."""
+
+    @property
+    def params(self) -> tuple[list, np.ndarray]:
+        return self.weights, self.readout
+
+
 @dataclass(frozen=True)
-class ModularOptimum:
+class ModularOptimum(_Network):
     """The modular closed-form solution (see module docstring).
 
     Attributes
@@ -300,7 +309,7 @@ def latent_dual_bounds(X, S, M, *, bias: bool = True) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
-class NoBiasOptimum:
+class NoBiasOptimum(_Network):
     r"""A global minimum without a bias from the rotation-invariant family (Chapter 5).
 
     Attributes

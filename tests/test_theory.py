@@ -166,3 +166,23 @@ def test_geometry_and_input_errors():
         theory.modular_optimum(S, S, 0.1, alpha=[1.0])
     with pytest.raises(ValueError, match="orthogonal"):
         theory.no_bias_optimum(S, S, 0.1, rotation=np.ones((2, 2)))
+
+
+def test_modular_optimum_params_are_a_certifiable_network():
+    from abstractnb import inputs, meanfield, tasks, theory
+
+    S = tasks.binary_latents(2)
+    X = inputs.aligned(S)
+    opt = theory.modular_optimum(X, S, 0.01)
+    cert = meanfield.certify(opt.params, X, S, reg=0.01)
+    assert cert.certified and cert.objective == pytest.approx(opt.objective, rel=1e-12)
+
+
+def test_no_bias_optimum_params_are_a_certifiable_network():
+    from abstractnb import meanfield
+
+    S = tasks.binary_latents(2)
+    X = inputs.aligned(S)
+    opt = theory.no_bias_optimum(X, S, 0.01)
+    cert = meanfield.certify(opt.params, X, S, reg=0.01, bias=False)
+    assert cert.certified and cert.objective == pytest.approx(opt.objective, rel=1e-12)
