@@ -71,12 +71,22 @@ def morph_metrics(S, alpha: float, *, noise: float = 0.3, n_samples: int = 20, s
     noise added to every unit) and ``n_samples`` (noisy samples per condition) go to
     the decoding metrics; keep them small for speed.
     """
+    return code_metrics(morph_code(S, alpha), S, noise=noise, n_samples=n_samples, seed=seed,
+                        max_dichotomies=max_dichotomies)
+
+
+def code_metrics(H, S, *, noise: float = 0.3, n_samples: int = 20, seed: int = 0,
+                 max_dichotomies: int = 35) -> dict[str, float]:
+    """The four numbers the explorers show for a code ``H`` (P x N): mean PS and CCGP over
+    latents, shattering dimensionality, interaction share. A silent code (the zero network)
+    has no geometry: PS and interaction share 0, the decoders at chance (0.5)."""
     from . import metrics
 
-    H = morph_code(S, alpha)
     S = as_latents(S)
     noise = positive(noise, "noise")
     n_samples = positive_int(n_samples, "n_samples")
+    if not np.any(H):
+        return {"PS": 0.0, "CCGP": 0.5, "shattering": 0.5, "interaction": 0.0}
     return {
         "PS": float(np.mean(metrics.parallelism_score(H, S))),
         "CCGP": float(np.mean(metrics.ccgp(H, S, noise=noise, n_samples=n_samples, seed=seed))),
@@ -201,4 +211,141 @@ def morph_explorer(S, *, alpha: float = 0.5, noise: float = 0.3, n_samples: int 
     slider.observe(lambda change: update(change["new"]), names="value")
     box.slider, box.image, box.table, box.update = slider, image, table, update
     update(a0)
+    return box
+
+
+# ----------------------------------------------------------------------------- the optimum
+#: Input geometries the optimum explorer offers (``inputs.random_embedding`` of dimension 2P, seed 0).
+GEOMETRIES = ("aligned", "whitened", "embedding")
+
+
+def _geometry_inputs(S: np.ndarray, geometry: str) -> np.ndarray:
+    from . import inputs
+
+    if geometry == "aligned":
+        return inputs.aligned(S)
+    if geometry == "whitened":
+        return inputs.whitened(S)
+    if geometry == "embedding":
+        return inputs.random_embedding(S, 2 * S.shape[0], seed=0)
+    raise ValueError(f"geometry must be one of {GEOMETRIES}; got {geometry!r}")
+
+
+def optimum_metrics(S, reg: float, *, geometry: str = "aligned", bias: bool = True, noise: float = 0.3,
+                    n_samples: int = 20, seed: int = 0) -> tuple[dict[str, float], object]:
+    r"""The certified global minimum for targets :math:`Y = S` and its abstraction.
+
+    Solves :func:`abstractnb.meanfield.solve` (ReLU, standard parametrisation) for the
+    inputs of ``geometry`` and returns ``(values, solution)``: ``values`` holds PS, CCGP,
+    shattering dimensionality and interaction share of the optimal hidden layer (as in
+    :data:`METRIC_NAMES`), ``max interaction``, the largest interaction energy
+    :math:`\operatorname{tr}(M\Sigma)/\operatorname{tr}(\Sigma)` over *all* global minima
+    (:func:`abstractnb.meanfield.optimal_set_range`, 0 for the zero network), ``J*`` and
+    ``certified``.
+    """
+    from . import meanfield, metrics, tasks
+
+    S = as_latents(S)
+    X, Y = _geometry_inputs(S, geometry), tasks.latent_targets(S)
+    sol = meanfield.solve(X, Y, reg=reg, bias=bias, seed=seed)
+    (H,) = sol.hidden
+    values = code_metrics(H, S, noise=noise, n_samples=n_samples, seed=seed)
+    trace = float(np.trace(sol.kernel))
+    if trace > 0:
+        lo, hi = meanfield.optimal_set_range(sol, metrics.interaction_projector(S))
+        values["max interaction"] = max(abs(lo), abs(hi)) / trace
+    else:
+        values["max interaction"] = 0.0
+    values["J*"], values["certified"] = sol.objective, sol.certified
+    return values, sol
+
+
+def _draw_optimum(fig, S, sol, values, title: str):
+    from .plotting import plot_kernel
+
+    (H,) = sol.hidden
+    ax = fig.add_subplot(1, 3, 1, projection="3d")
+    plot_geometry(H if np.any(H) else np.zeros((S.shape[0], 1)), S, ax=ax, title=title, legend=False)
+    plot_kernel(sol.kernel, S, ax=fig.add_subplot(1, 3, 2), title=r"optimal kernel $\Sigma^*$",
+                colorbar=False)
+    ax3 = fig.add_subplot(1, 3, 3)
+    plot_metrics({_LABELS[m]: values[m] for m in METRIC_NAMES}, ax=ax3, hline=0.5)
+    ax3.set_title("metrics of the optimum")
+    ax3.tick_params(axis="x", labelsize=7)
+
+
+def optimum_figure(S, regs: Sequence[float] = (0.02, 0.2), geometries: Sequence[str] = ("aligned", "whitened"),
+                   *, bias: bool = True, seed: int = 0):
+    r"""Static default of :func:`optimum_explorer`: one row per (reg, geometry) pair, with the
+    optimal geometry, kernel and metrics (at most 8 inches wide).
+
+    Returns
+    -------
+    fig : matplotlib Figure (made with pyplot, so a notebook shows it)
+    """
+    import matplotlib.pyplot as plt
+
+    S = as_latents(S)
+    pairs = [(positive(r, "reg"), g) for r in np.atleast_1d(regs) for g in geometries]
+    with style():
+        fig = plt.figure(figsize=(8.0, 2.7 * len(pairs)))
+        subfigs = np.atleast_1d(fig.subfigures(len(pairs), 1))
+        for sub, (r, g) in zip(subfigs, pairs):
+            values, sol = optimum_metrics(S, r, geometry=g, bias=bias, seed=seed)
+            _draw_optimum(sub, S, sol, values, f"{g}, λ = {r:g}")
+    return fig
+
+
+def optimum_explorer(S, *, reg: float = 0.05, geometry: str = "aligned", bias: bool = True, seed: int = 0):
+    r"""An ipywidgets explorer of the global minimum over the weight decay and the inputs.
+
+    A logarithmic slider sets :math:`\lambda`, a dropdown the input geometry
+    (:data:`GEOMETRIES`), a checkbox the bias; on release the problem is re-solved
+    (certified) and the picture (optimal geometry, kernel, metrics) and a table (J*, the
+    certificate, the largest interaction share over all global minima) update. The first
+    picture is drawn on creation, so a built page shows it without a kernel.
+
+    Returns
+    -------
+    explorer : ipywidgets.VBox
+        With attributes ``slider``, ``dropdown``, ``checkbox``, ``image``, ``table``,
+        ``values`` and ``update()``.
+    """
+    import ipywidgets as widgets
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    S = as_latents(S)
+    reg = positive(reg, "reg")
+    if geometry not in GEOMETRIES:
+        raise ValueError(f"geometry must be one of {GEOMETRIES}; got {geometry!r}")
+    slider = widgets.FloatLogSlider(value=reg, base=10, min=-3, max=0, step=0.1, continuous_update=False,
+                                    description="λ", readout_format=".3f", layout=widgets.Layout(width="420px"))
+    dropdown = widgets.Dropdown(options=GEOMETRIES, value=geometry, description="inputs")
+    checkbox = widgets.Checkbox(value=bool(bias), description="bias")
+    image = widgets.Image(format="png", layout=widgets.Layout(width="760px"))
+    table = widgets.HTML()
+    box = widgets.VBox([widgets.HBox([slider, dropdown, checkbox]), table, image])
+
+    def update(*_):
+        values, sol = optimum_metrics(S, slider.value, geometry=dropdown.value, bias=checkbox.value, seed=seed)
+        box.values = values
+        table.value = (f"<table><tr><td style='padding:0 10px'>J* = {values['J*']:.5f}</td>"
+                       f"<td style='padding:0 10px'>certified: {values['certified']}</td>"
+                       f"<td style='padding:0 10px'>largest interaction share over all global minima: "
+                       f"{values['max interaction']:.2e}</td></tr></table>")
+        with style():
+            fig = Figure(figsize=(7.6, 2.7))
+            FigureCanvasAgg(fig)
+            _draw_optimum(fig, S, sol, values, f"{dropdown.value}, λ = {slider.value:.3g}")
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=100)
+        image.value = buf.getvalue()
+        return values
+
+    for w in (slider, dropdown, checkbox):
+        w.observe(update, names="value")
+    box.slider, box.dropdown, box.checkbox, box.image, box.table, box.update = (
+        slider, dropdown, checkbox, image, table, update)
+    update()
     return box

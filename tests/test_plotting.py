@@ -334,3 +334,25 @@ def test_plot_atoms_errors():
         pl.plot_atoms(np.ones((2, 4)), S, masses=[1.0])
     with pytest.raises(ValueError, match="masses must be 2 finite numbers"):
         pl.plot_atoms(np.ones((2, 4)), S, masses=[1.0, np.inf])
+
+
+def test_optimum_explorer_and_figure():
+    import matplotlib.pyplot as plt
+
+    from abstractnb.widgets import optimum_explorer, optimum_figure, optimum_metrics
+
+    S = binary_latents(2)
+    vals, sol = optimum_metrics(S, 0.05, geometry="aligned")
+    # with a bias the optimum is abstract at every global minimum (Chapter 5's theorem)
+    assert vals["certified"] and vals["PS"] == pytest.approx(1.0) and vals["max interaction"] < 1e-6
+    vals0, sol0 = optimum_metrics(S, 5.0, geometry="whitened")  # above the threshold: zero network
+    assert vals0["certified"] and sol0.n_atoms == 0 and vals0["max interaction"] == 0.0
+    box = optimum_explorer(S, reg=0.05)
+    assert box.image.value[:4] == b"\x89PNG" and "certified: True" in box.table.value
+    box.dropdown.value = "embedding"
+    assert box.values["J*"] > 0
+    fig = optimum_figure(S, regs=(0.05,), geometries=("aligned",))
+    assert fig.get_size_inches()[0] <= 8.0
+    plt.close(fig)
+    with pytest.raises(ValueError, match="geometry must be one of"):
+        optimum_explorer(S, geometry="rotated")
