@@ -375,15 +375,26 @@ def price(arr: Arrangement, Z: np.ndarray, *, threshold: float | None = None,
     vals, dirs, pending = [], [], []
     for blk in arr.blocks:
         M = np.einsum("pk,npj->nkj", Z, blk.features)  # (n, K, k)
-        # Right singular pairs of M from the eigenpairs of the small Gram matrices M^T M (k x k).
-        lam, Vec = np.linalg.eigh(np.einsum("nki,nkj->nij", M, M))
-        lam, Vt = np.maximum(lam[:, ::-1], 0.0), np.swapaxes(Vec[:, :, ::-1], 1, 2)
-        s = np.sqrt(lam)
-        top = s[:, 0]
+        K_out, k = M.shape[1], M.shape[2]
+        if K_out < k and not arr.linear:
+            # Fewer outputs than face dimensions: the singular values from the smaller Gram
+            # matrices M M^T (K x K), the top right vector as M^T u / s.
+            lam, U = np.linalg.eigh(np.einsum("nik,njk->nij", M, M))
+            lam, U = np.maximum(lam[:, ::-1], 0.0), U[:, :, ::-1]
+            s = np.sqrt(lam)
+            top = s[:, 0]
+            e = np.einsum("nkj,nk->nj", M, U[:, :, 0]) / np.where(top > 0, top, 1.0)[:, None]
+            Vt = None
+        else:
+            # Right singular pairs of M from the eigenpairs of the Gram matrices M^T M (k x k).
+            lam, Vec = np.linalg.eigh(np.einsum("nki,nkj->nij", M, M))
+            lam, Vt = np.maximum(lam[:, ::-1], 0.0), np.swapaxes(Vec[:, :, ::-1], 1, 2)
+            s = np.sqrt(lam)
+            top = s[:, 0]
+            e = Vt[:, 0, :]
         tied = (s[:, 1] >= top * (1 - TIE_TOL)) & (top > 0) if s.shape[1] > 1 else np.zeros(top.size, bool)
         if arr.linear:
             tied = np.zeros_like(tied)  # no constraints: any top vector is feasible
-        e = Vt[:, 0, :]
         u = np.einsum("nrk,nk->nr", blk.basis, e)
         sg = arr.signs[blk.index]
         y = u @ L.T * sg
@@ -406,7 +417,8 @@ def price(arr: Arrangement, Z: np.ndarray, *, threshold: float | None = None,
                 dirs.append(np.einsum("nrk,nk->nr", blk.basis, Vt[:, j, :])[above])
         for i in np.flatnonzero(tied):
             mult = int(np.sum(s[i] >= top[i] * (1 - TIE_TOL)))
-            pending.append((top[i], blk, i, mult, Vt[i, :mult, :].T))
+            top_space = (Vt[i] if Vt is not None else np.linalg.svd(M[i])[2])[:mult, :].T
+            pending.append((top[i], blk, i, mult, top_space))
     vals = np.concatenate(vals) if vals else np.zeros(0)
     dirs = np.concatenate(dirs) if dirs else np.zeros((0, r))
     degenerate = False

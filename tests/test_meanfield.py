@@ -698,3 +698,32 @@ def test_optimal_set_of_the_zero_network():
     assert s.certified and s.objective == pytest.approx(S.shape[1], rel=mf.GAP_TOL)
     lo, hi = mf.optimal_set_range(s, interaction_projector(S))
     assert lo == hi == 0.0
+
+
+@pytest.mark.parametrize("K", [1, 2, 3, 6])
+def test_pricing_agrees_with_a_singular_value_per_face(K):
+    # c(Z) = max over faces whose top right-singular space meets the face; every face's
+    # singular value is an upper bound where it is attained, so compare with dense search
+    # from the witness side and with the largest attained singular value face by face.
+    S = tasks.binary_latents(2)
+    L = reduce_inputs(inputs.whitened(S), True).L  # rank 4: faces of dimension 1..4
+    arr = arrangement.enumerate_faces(L)
+    rng = np.random.default_rng(K)
+    for _ in range(3):
+        Z = rng.standard_normal((4, K))
+        pr = arrangement.price(arr, Z)
+        relu = np.maximum(L @ pr.witness, 0)
+        assert np.linalg.norm(relu @ Z) == pytest.approx(pr.value, rel=1e-9)
+        best = 0.0
+        for blk in arr.blocks:
+            for i in range(blk.features.shape[0]):
+                _, sv, Vt = np.linalg.svd(Z.T @ blk.features[i])
+                u = blk.basis[i] @ Vt[0]
+                sg = arr.signs[blk.index[i]]
+                y = sg * (L @ u)
+                if np.all(y >= -1e-9) or np.all(y <= 1e-9):
+                    best = max(best, sv[0])
+        assert pr.value >= best * (1 - 1e-9)
+        V = rng.standard_normal((20000, L.shape[1]))
+        V /= np.linalg.norm(V, axis=1, keepdims=True)
+        assert np.linalg.norm(np.maximum(V @ L.T, 0) @ Z, axis=1).max() <= pr.value * (1 + 1e-9)
