@@ -269,9 +269,9 @@ def _draw_optimum(fig, S, sol, values, title: str):
     plot_kernel(sol.kernel, S, ax=fig.add_subplot(1, 3, 2), title=r"optimal kernel $\Sigma^*$",
                 colorbar=False)
     ax3 = fig.add_subplot(1, 3, 3)
-    plot_metrics({_LABELS[m]: values[m] for m in METRIC_NAMES}, ax=ax3, hline=0.5)
+    short = {"PS": "PS", "CCGP": "CCGP", "shattering": "SD", "interaction": "inter."}
+    plot_metrics({short[m]: values[m] for m in METRIC_NAMES}, ax=ax3, hline=0.5)
     ax3.set_title("metrics of the optimum")
-    ax3.tick_params(axis="x", labelsize=7)
 
 
 def optimum_figure(S, regs: Sequence[float] = (0.02, 0.2), geometries: Sequence[str] = ("aligned", "whitened"),
