@@ -168,8 +168,6 @@ def _build(X, pixels, digit, latents) -> Digits:
                         for d in all_digits])
     digits_of = {c: tuple(int(d) for d in all_digits[code_of == c]) for c in range(P)}
     missing = tuple(c for c in range(P) if not np.any(condition == c))
-    for arr in (X, S, condition, digit, pixels, conditions):
-        arr.setflags(write=False)
     return Digits(X=X, S=S, condition=condition, digit=digit, pixels=pixels, latents=tuple(latents),
                   conditions=conditions, missing=missing, digits_of=digits_of)
 
