@@ -15,6 +15,8 @@ where needed, the latents :math:`S \in \{-1,+1\}^{P\times D}` of the conditions.
   linear functionals of the kernel :math:`\Sigma = HH^\top`, so its range over a convex
   set of kernels is a linear-fractional programme.
 * Participation ratio (PR): a continuous count of the dimensions the code occupies.
+* For latents that are not binary (several values, positions, angles), given by real
+  coordinates :math:`Z`: :func:`nonaffine_share`, the variance not affine in :math:`Z`.
 
 Decoders are linear classifiers fitted on noisy samples :math:`h_\mu + \sigma\xi`,
 :math:`\xi\sim\mathcal N(0, I_N)`: by default a soft-margin linear support vector
@@ -641,6 +643,70 @@ def kernel_interaction_share(K, S) -> float:
         raise ValueError("K has no variance across conditions (tr(CK) <= 0); the share is undefined")
     num = trace - float(np.trace(U.T @ K @ U))
     return num / den
+
+
+def _coordinate_basis(Z, P: int) -> np.ndarray:
+    """Orthonormal basis of span(1, z_1, ..., z_m) for real latent coordinates Z (P x m);
+    raises when it is all of R^P (then every function of the conditions is affine)."""
+    Z = as_matrix(Z, "Z (latent coordinates)", rows=P)
+    U = orth(np.column_stack([np.ones(P), Z]))
+    if U.shape[1] >= P:
+        raise ValueError(f"the affine functions of Z span all of R^{P} (rank {U.shape[1]}): every "
+                         "representation of these conditions is affine in Z and the share is 0 "
+                         "trivially; use more conditions or fewer coordinates")
+    return U
+
+
+def nonaffine_share(H, Z) -> float:
+    r"""Fraction of the variance across conditions that is not affine in real latent coordinates.
+
+    The interaction share for latents that are not binary. With :math:`Z \in
+    \mathbb{R}^{P\times m}` the coordinates of the conditions (a multi-valued latent by its
+    values, a position on a grid by its two coordinates, an angle by :math:`(\cos\theta,
+    \sin\theta)`) and :math:`R = I_P - \Pi_{\operatorname{span}(\mathbf 1, Z)}`,
+
+    .. math:: \iota_Z(H) = \frac{\|R H\|_F^2}{\|C H\|_F^2}
+              = \frac{\operatorname{tr}(R\Sigma)}{\operatorname{tr}(C\Sigma)} .
+
+    It is 0 exactly when :math:`H = \mathbf 1 c^\top + Z B`, an affine image of the
+    coordinates (a flat embedding: a circle of angles mapped to an ellipse), and equals
+    :func:`interaction_share` when ``Z`` is a full set of :math:`\pm1` latents. What counts
+    as abstract depends on the coordinates chosen: the share is relative to ``Z``.
+
+    Parameters
+    ----------
+    H : (P, N) array, one row per condition
+    Z : (P, m) array of real coordinates (a 1-D array is one coordinate); the affine
+        functions of ``Z`` must not span all of :math:`\mathbb{R}^P`.
+    """
+    H = as_matrix(H, "H (representation)")
+    U = _coordinate_basis(Z, H.shape[0])
+    Hc, total = _centred_energy(H)
+    R = Hc - U @ (U.T @ Hc)
+    return float(np.sum(R ** 2) / total)
+
+
+def kernel_nonaffine_share(K, Z) -> float:
+    r""":func:`nonaffine_share` of a kernel :math:`K = HH^\top`:
+    :math:`\operatorname{tr}(RK)/\operatorname{tr}(CK)` (see there).
+
+    Parameters
+    ----------
+    K : (P, P) symmetric array
+    Z : (P, m) array of real coordinates
+    """
+    K = as_matrix(K, "K (kernel)")
+    P = K.shape[0]
+    K = as_matrix(K, "K (kernel)", rows=P, cols=P)
+    scale = float(np.max(np.abs(K)))
+    if not np.allclose(K, K.T, rtol=1e-8, atol=1e-10 * scale):
+        raise ValueError("K (kernel) must be symmetric")
+    U = _coordinate_basis(Z, P)
+    trace = float(np.trace(K))
+    den = trace - float(K.sum()) / P
+    if not den > 1e-12 * max(abs(trace), scale):
+        raise ValueError("K has no variance across conditions (tr(CK) <= 0); the share is undefined")
+    return (trace - float(np.trace(U.T @ K @ U))) / den
 
 
 # ----------------------------------------------------------------------------- dimension

@@ -669,3 +669,44 @@ def test_metric_seeds_must_be_explicit_integers():
             M.ccgp(S, S, noise=0.1, seed=bad)
         with pytest.raises((TypeError, ValueError), match="seed must be"):
             M.shattering_dimensionality(S, noise=0.1, seed=bad)
+
+
+# ----------------------------------------------------------------------------- real coordinates
+
+
+def test_nonaffine_share_is_interaction_share_for_binary_latents():
+    S = binary_latents(3)
+    H = np.random.default_rng(0).standard_normal((8, 5))
+    assert M.nonaffine_share(H, S) == pytest.approx(M.interaction_share(H, S), abs=1e-12)
+    assert M.kernel_nonaffine_share(H @ H.T, S) == pytest.approx(M.interaction_share(H, S), abs=1e-12)
+
+
+def test_nonaffine_share_circle():
+    theta = 2 * np.pi * np.arange(12) / 12
+    Z = np.column_stack([np.cos(theta), np.sin(theta)])
+    B = np.random.default_rng(1).standard_normal((2, 6))
+    flat = 3.0 + Z @ B                      # an ellipse: affine in the coordinates
+    assert M.nonaffine_share(flat, Z) < 1e-12
+    second = np.column_stack([np.cos(2 * theta), np.sin(2 * theta)])
+    assert M.nonaffine_share(second, Z) == pytest.approx(1.0, abs=1e-12)
+    mixed = np.hstack([Z, second])          # equal energy in harmonics 1 and 2
+    assert M.nonaffine_share(mixed, Z) == pytest.approx(0.5, abs=1e-12)
+    assert M.kernel_nonaffine_share(mixed @ mixed.T, Z) == pytest.approx(0.5, abs=1e-12)
+    # one coordinate of a multi-valued latent (a 1-D array)
+    levels = np.array([0.0, 1.0, 2.0, 3.0])
+    assert M.nonaffine_share(np.column_stack([levels, levels ** 2]), levels) > 0.0
+    assert M.nonaffine_share(5 * levels, levels) < 1e-12
+
+
+def test_nonaffine_share_errors():
+    Z = np.arange(4.0)
+    with pytest.raises(ValueError, match="span all"):
+        M.nonaffine_share(np.eye(3), np.eye(3))
+    with pytest.raises(ValueError, match="rows"):
+        M.nonaffine_share(np.eye(4), Z[:3])
+    with pytest.raises(ValueError, match="no variance"):
+        M.nonaffine_share(np.ones((4, 2)), Z)
+    with pytest.raises(ValueError, match="symmetric"):
+        M.kernel_nonaffine_share(np.triu(np.ones((4, 4))), Z)
+    with pytest.raises(ValueError, match="no variance"):
+        M.kernel_nonaffine_share(np.ones((4, 4)), Z)
