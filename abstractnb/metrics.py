@@ -15,6 +15,10 @@ where needed, the latents :math:`S \in \{-1,+1\}^{P\times D}` of the conditions.
   linear functionals of the kernel :math:`\Sigma = HH^\top`, so its range over a convex
   set of kernels is a linear-fractional programme.
 * Participation ratio (PR): a continuous count of the dimensions the code occupies.
+* For latents that are not binary (several values, positions, angles), given by real
+  coordinates :math:`Z`: :func:`nonaffine_share`, the variance not affine in :math:`Z`;
+  on a full factorial design of several values per latent, :func:`parallelism_score_levels`
+  and :func:`ccgp_levels` (held-out ranges).
 
 Decoders are linear classifiers fitted on noisy samples :math:`h_\mu + \sigma\xi`,
 :math:`\xi\sim\mathcal N(0, I_N)`: by default a soft-margin linear support vector
@@ -641,6 +645,195 @@ def kernel_interaction_share(K, S) -> float:
         raise ValueError("K has no variance across conditions (tr(CK) <= 0); the share is undefined")
     num = trace - float(np.trace(U.T @ K @ U))
     return num / den
+
+
+def _coordinate_basis(Z, P: int) -> np.ndarray:
+    """Orthonormal basis of span(1, z_1, ..., z_m) for real latent coordinates Z (P x m);
+    raises when it is all of R^P (then every function of the conditions is affine)."""
+    Z = as_matrix(Z, "Z (latent coordinates)", rows=P)
+    U = orth(np.column_stack([np.ones(P), Z]))
+    if U.shape[1] >= P:
+        raise ValueError(f"the affine functions of Z span all of R^{P} (rank {U.shape[1]}): every "
+                         "representation of these conditions is affine in Z and the share is 0 "
+                         "trivially; use more conditions or fewer coordinates")
+    return U
+
+
+def nonaffine_share(H, Z) -> float:
+    r"""Fraction of the variance across conditions that is not affine in real latent coordinates.
+
+    The interaction share for latents that are not binary. With :math:`Z \in
+    \mathbb{R}^{P\times m}` the coordinates of the conditions (a multi-valued latent by its
+    values, a position on a grid by its two coordinates, an angle by :math:`(\cos\theta,
+    \sin\theta)`) and :math:`R = I_P - \Pi_{\operatorname{span}(\mathbf 1, Z)}`,
+
+    .. math:: \iota_Z(H) = \frac{\|R H\|_F^2}{\|C H\|_F^2}
+              = \frac{\operatorname{tr}(R\Sigma)}{\operatorname{tr}(C\Sigma)} .
+
+    It is 0 exactly when :math:`H = \mathbf 1 c^\top + Z B`, an affine image of the
+    coordinates (a flat embedding: a circle of angles mapped to an ellipse), and equals
+    :func:`interaction_share` when ``Z`` is a full set of :math:`\pm1` latents. What counts
+    as abstract depends on the coordinates chosen: the share is relative to ``Z``.
+
+    Parameters
+    ----------
+    H : (P, N) array, one row per condition
+    Z : (P, m) array of real coordinates (a 1-D array is one coordinate); the affine
+        functions of ``Z`` must not span all of :math:`\mathbb{R}^P`.
+    """
+    H = as_matrix(H, "H (representation)")
+    U = _coordinate_basis(Z, H.shape[0])
+    Hc, total = _centred_energy(H)
+    R = Hc - U @ (U.T @ Hc)
+    return float(np.sum(R ** 2) / total)
+
+
+def kernel_nonaffine_share(K, Z) -> float:
+    r""":func:`nonaffine_share` of a kernel :math:`K = HH^\top`:
+    :math:`\operatorname{tr}(RK)/\operatorname{tr}(CK)` (see there).
+
+    Parameters
+    ----------
+    K : (P, P) symmetric array
+    Z : (P, m) array of real coordinates
+    """
+    K = as_matrix(K, "K (kernel)")
+    P = K.shape[0]
+    K = as_matrix(K, "K (kernel)", rows=P, cols=P)
+    scale = float(np.max(np.abs(K)))
+    if not np.allclose(K, K.T, rtol=1e-8, atol=1e-10 * scale):
+        raise ValueError("K (kernel) must be symmetric")
+    U = _coordinate_basis(Z, P)
+    trace = float(np.trace(K))
+    den = trace - float(K.sum()) / P
+    if not den > 1e-12 * max(abs(trace), scale):
+        raise ValueError("K has no variance across conditions (tr(CK) <= 0); the share is undefined")
+    return (trace - float(np.trace(U.T @ K @ U))) / den
+
+
+def _factorial_levels(H, Z, what: str):
+    """Validated (H, Z, levels): Z (P, D) real values of D >= 2 latents on a full
+    factorial design (every combination of their values exactly once); levels[k] the
+    sorted distinct values of latent k."""
+    Z = as_matrix(Z, "Z (latent values)")
+    P, D = Z.shape
+    H = as_matrix(H, "H (representation)", rows=P)
+    if D < 2:
+        raise ValueError(f"{what} needs at least two latents (contexts come from the others); got D={D}")
+    levels = [np.unique(Z[:, k]) for k in range(D)]
+    for k, lv in enumerate(levels):
+        if lv.size < 2:
+            raise ValueError(f"latent {k} takes one value; every latent needs at least two")
+    n_comb = int(np.prod([lv.size for lv in levels]))
+    if n_comb != P or np.unique(Z, axis=0).shape[0] != P:
+        raise ValueError(f"{what} needs a full factorial design: every combination of the latents' "
+                         f"values exactly once ({n_comb} conditions); got {P} rows with "
+                         f"{np.unique(Z, axis=0).shape[0]} distinct")
+    return H, Z, levels
+
+
+def parallelism_score_levels(H, Z) -> np.ndarray:
+    r"""Parallelism score of latents that take several values (a generalisation).
+
+    For latent :math:`k` with values :math:`v_1 < \dots < v_L`, a context :math:`j` is a
+    combination of the values of the other latents, and the coding vector of the step
+    :math:`a` (from :math:`v_a` to :math:`v_{a+1}`) in context :math:`j` is
+
+    .. math:: c^{(k,a)}_j = h(z_k{=}v_{a+1},\, z_{-k}{=}j) - h(z_k{=}v_a,\, z_{-k}{=}j).
+
+    The score is the mean over the :math:`L-1` steps of the mean cosine between the coding
+    vectors of that step in different contexts (zero vectors count as cosine 0, as in
+    :func:`parallelism_score`, which this equals for :math:`\pm1` latents). It is 1 when
+    each step of every latent moves the representation by the same vector in every context,
+    e.g. for any code that is additive over the latents, :math:`h(z) = c + \sum_k
+    g_k(z_k)`; unlike :func:`nonaffine_share` it does not require the steps of one latent
+    to be collinear or equal.
+
+    Parameters
+    ----------
+    H : (P, N) array, one row per condition
+    Z : (P, D) array of real latent values, D >= 2, a full factorial design (every
+        combination of the latents' values exactly once, in any row order)
+
+    Returns
+    -------
+    (D,) array of scores in [-1, 1].
+    """
+    H, Z, levels = _factorial_levels(H, Z, "the parallelism score")
+    P, D = Z.shape
+    zero_tol = 1e-12 * float(np.max(np.linalg.norm(H, axis=1)))
+    index = {tuple(row): i for i, row in enumerate(Z)}
+    scores = np.empty(D)
+    for k in range(D):
+        others = [j for j in range(D) if j != k]
+        contexts = np.unique(Z[:, others], axis=0)
+        per_step = []
+        for a in range(levels[k].size - 1):
+            C = []
+            for ctx in contexts:
+                lo, hi = np.empty(D), np.empty(D)
+                lo[others] = hi[others] = ctx
+                lo[k], hi[k] = levels[k][a], levels[k][a + 1]
+                C.append(H[index[tuple(hi)]] - H[index[tuple(lo)]])
+            per_step.append(_mean_pairwise_cosine(np.array(C), zero_tol))
+        scores[k] = float(np.mean(per_step))
+    return scores
+
+
+def _halves(values: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose value is among the lowest / highest floor(L/2) of the L sorted values
+    (the middle value excluded when L is odd)."""
+    h = values.size // 2
+    return np.flatnonzero(np.isin(z, values[:h])), np.flatnonzero(np.isin(z, values[-h:]))
+
+
+def ccgp_levels(H, Z, noise: float, n_samples: int = 20, seed: int = 0, C: float = 1.0,
+                decoder: str = "svm") -> np.ndarray:
+    r"""CCGP of latents that take several values: decoders tested on held-out ranges.
+
+    For latent :math:`k` the decoded label is "high or low": its highest
+    :math:`\lfloor L_k/2\rfloor` values against its lowest (the middle value left out
+    when :math:`L_k` is odd). For every other latent :math:`j`, a linear decoder is trained
+    on noisy samples of the conditions in which :math:`z_j` is in its upper half of values
+    and tested on fresh samples of those in which it is in its lower half, never seen, and
+    the other way round; :math:`\mathrm{CCGP}_k` is the mean accuracy over these
+    :math:`2(D-1)` splits. For :math:`\pm1` latents this is :func:`ccgp`, split for split
+    (same seed, same numbers). Noise, decoders and scaling as in :func:`ccgp`.
+
+    Parameters
+    ----------
+    H : (P, N) array
+    Z : (P, D) array of real latent values, D >= 2, a full factorial design
+    noise, n_samples, seed, C, decoder : as in :func:`ccgp`
+
+    Returns
+    -------
+    (D,) array of accuracies in [0, 1] (0.5 = chance).
+    """
+    H, Z, levels = _factorial_levels(H, Z, "CCGP")
+    noise = positive(noise, "noise")
+    n_samples = positive_int(n_samples, "n_samples")
+    C = positive(C, "C")
+    decoder = _check_decoder(decoder)
+    rng = np.random.default_rng(as_seed(seed))
+    scale = _decoding_scale(H, noise)
+    D = Z.shape[1]
+    out = np.empty(D)
+    for k in range(D):
+        low_k, high_k = _halves(levels[k], Z[:, k])
+        labels = np.zeros(Z.shape[0])
+        labels[low_k], labels[high_k] = -1.0, 1.0
+        accs = []
+        for j in range(D):
+            if j == k:
+                continue
+            low_j, high_j = _halves(levels[j], Z[:, j])
+            for train, test in ((high_j, low_j), (low_j, high_j)):
+                train, test = train[labels[train] != 0], test[labels[test] != 0]
+                accs.append(_fit_and_score(H, labels, train, test, noise, n_samples, rng, C, scale,
+                                           decoder))
+        out[k] = float(np.mean(accs))
+    return out
 
 
 # ----------------------------------------------------------------------------- dimension

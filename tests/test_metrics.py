@@ -669,3 +669,94 @@ def test_metric_seeds_must_be_explicit_integers():
             M.ccgp(S, S, noise=0.1, seed=bad)
         with pytest.raises((TypeError, ValueError), match="seed must be"):
             M.shattering_dimensionality(S, noise=0.1, seed=bad)
+
+
+# ----------------------------------------------------------------------------- real coordinates
+
+
+def test_nonaffine_share_is_interaction_share_for_binary_latents():
+    S = binary_latents(3)
+    H = np.random.default_rng(0).standard_normal((8, 5))
+    assert M.nonaffine_share(H, S) == pytest.approx(M.interaction_share(H, S), abs=1e-12)
+    assert M.kernel_nonaffine_share(H @ H.T, S) == pytest.approx(M.interaction_share(H, S), abs=1e-12)
+
+
+def test_nonaffine_share_circle():
+    theta = 2 * np.pi * np.arange(12) / 12
+    Z = np.column_stack([np.cos(theta), np.sin(theta)])
+    B = np.random.default_rng(1).standard_normal((2, 6))
+    flat = 3.0 + Z @ B                      # an ellipse: affine in the coordinates
+    assert M.nonaffine_share(flat, Z) < 1e-12
+    second = np.column_stack([np.cos(2 * theta), np.sin(2 * theta)])
+    assert M.nonaffine_share(second, Z) == pytest.approx(1.0, abs=1e-12)
+    mixed = np.hstack([Z, second])          # equal energy in harmonics 1 and 2
+    assert M.nonaffine_share(mixed, Z) == pytest.approx(0.5, abs=1e-12)
+    assert M.kernel_nonaffine_share(mixed @ mixed.T, Z) == pytest.approx(0.5, abs=1e-12)
+    # one coordinate of a multi-valued latent (a 1-D array)
+    levels = np.array([0.0, 1.0, 2.0, 3.0])
+    assert M.nonaffine_share(np.column_stack([levels, levels ** 2]), levels) > 0.0
+    assert M.nonaffine_share(5 * levels, levels) < 1e-12
+
+
+def test_nonaffine_share_errors():
+    Z = np.arange(4.0)
+    with pytest.raises(ValueError, match="span all"):
+        M.nonaffine_share(np.eye(3), np.eye(3))
+    with pytest.raises(ValueError, match="rows"):
+        M.nonaffine_share(np.eye(4), Z[:3])
+    with pytest.raises(ValueError, match="no variance"):
+        M.nonaffine_share(np.ones((4, 2)), Z)
+    with pytest.raises(ValueError, match="symmetric"):
+        M.kernel_nonaffine_share(np.triu(np.ones((4, 4))), Z)
+    with pytest.raises(ValueError, match="no variance"):
+        M.kernel_nonaffine_share(np.ones((4, 4)), Z)
+
+
+# ----------------------------------------------------------------------------- several values
+
+
+def grid_values(L=3, D=2):
+    from itertools import product
+    return np.array(list(product(*[np.arange(L, dtype=float) - (L - 1) / 2] * D)))
+
+
+def test_levels_reduce_to_binary_measures():
+    S = binary_latents(3)
+    H = np.random.default_rng(2).standard_normal((8, 6))
+    np.testing.assert_allclose(M.parallelism_score_levels(H, S), M.parallelism_score(H, S),
+                               atol=1e-12)
+    np.testing.assert_allclose(M.ccgp_levels(H, S, noise=0.5, seed=3),
+                               M.ccgp(H, S, noise=0.5, seed=3), atol=1e-12)
+    # row order does not matter for the parallelism score
+    perm = np.random.default_rng(0).permutation(8)
+    np.testing.assert_allclose(M.parallelism_score_levels(H[perm], S[perm]),
+                               M.parallelism_score(H, S), atol=1e-12)
+
+
+def test_levels_additive_and_nonadditive_codes():
+    Z = grid_values(3)
+    rng = np.random.default_rng(4)
+    g1, g2 = rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
+    idx = (Z + 1).astype(int)
+    additive = g1[idx[:, 0]] + g2[idx[:, 1]]          # steps differ, but not by context
+    np.testing.assert_allclose(M.parallelism_score_levels(additive, Z), 1.0, atol=1e-12)
+    assert M.nonaffine_share(additive, Z) > 0.01       # additive, yet not affine
+    conj = np.eye(9)                                   # one unit per condition
+    assert np.all(np.abs(M.parallelism_score_levels(conj, Z)) < 0.3)
+    flat = 2.0 + Z @ np.array([[1.0, 0.0, 0.5], [0.0, 1.0, -0.5]])
+    np.testing.assert_allclose(M.ccgp_levels(flat, Z, noise=0.05, seed=0), 1.0)
+    assert M.ccgp_levels(conj, Z, noise=0.05, seed=0).max() < 0.9
+
+
+def test_levels_errors():
+    Z = grid_values(3)
+    with pytest.raises(ValueError, match="full factorial"):
+        M.parallelism_score_levels(np.eye(8), Z[:8])
+    with pytest.raises(ValueError, match="at least two latents"):
+        M.ccgp_levels(np.eye(3), np.arange(3.0), noise=0.1)
+    with pytest.raises(ValueError, match="one value"):
+        M.parallelism_score_levels(np.eye(3), np.column_stack([np.arange(3.0), np.ones(3)]))
+    with pytest.raises(ValueError, match="rows"):
+        M.ccgp_levels(np.eye(4), Z, noise=0.1)
+    with pytest.raises(ValueError):
+        M.ccgp_levels(np.eye(9), Z, noise=0.0)
