@@ -312,7 +312,7 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
           parametrization: str = "standard", steps: int, seed: int, device="cpu", progress: bool = True,
           lr: float = 3e-2, lbfgs_steps: int = 1000, tol: float = 1e-15, init_scale: float = 1.0,
           snapshot_every: int | None = None, init: Network | None = None, schedule: str = "cosine",
-          time_limit: float | None = None) -> TrainResult:
+          time_limit: float | None = None, batch_size: int | None = None) -> TrainResult:
     r"""Minimise :math:`J` (see the module docstring) full batch, in float64.
 
     ``steps`` Adam steps with learning rate ``lr`` (cosine-decayed by default), then at
@@ -374,6 +374,12 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
     time_limit : float, optional
         Seconds. When spent, training stops where it is and the result says so
         (``stop_reason="time_limit"``); None (default) runs every step.
+    batch_size : int, optional
+        Stochastic mini-batches for the Adam phase: each step's gradient is that of
+        :math:`\frac1B\sum_{\mu\in\text{batch}}\|f(x_\mu) - y_\mu\|^2 + \lambda\,\mathrm{penalty}`
+        on ``batch_size`` conditions drawn without replacement (an unbiased estimate of
+        :math:`\nabla J`), from a generator seeded by ``seed``. ``history`` still records the
+        full-batch :math:`J`. None (default): full batch. The L-BFGS polish is full batch.
 
     Returns
     -------
@@ -400,6 +406,10 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
     seed = as_seed(seed)
     bias = as_bool(bias, "bias")
     progress = as_bool(progress, "progress")
+    if batch_size is not None:
+        batch_size = positive_int(batch_size, "batch_size")
+        if batch_size > P:
+            raise ValueError(f"batch_size must be at most the number of conditions P = {P}; got {batch_size}")
     deadline = None if time_limit is None else time.perf_counter() + positive(time_limit, "time_limit")
     lr = positive(lr, "lr")
     lbfgs_steps = positive_int(lbfgs_steps, "lbfgs_steps", minimum=0)
@@ -416,7 +426,8 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
     dev = _as_device(device)
     settings = dict(width=width, depth=depth, activation=activation, bias=bool(bias), reg=reg,
                     parametrization=parametrization, steps=steps, lr=lr, lbfgs_steps=lbfgs_steps,
-                    tol=tol, init_scale=init_scale, schedule=schedule, device=str(dev))
+                    tol=tol, init_scale=init_scale, schedule=schedule, device=str(dev),
+                    batch_size=batch_size)
 
     if init is None:
         net = Network.init(d, K, width=width, depth=depth, activation=activation, bias=bias,
@@ -436,9 +447,14 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
     Yt = torch.as_tensor(Y, dtype=DTYPE, device=dev)
     params = list(net.parameters())
 
-    def J():
-        return _obj.objective(Xt, Yt, list(net.weights), net.readout, reg=reg, activation=activation,
+    def J(rows=None):
+        Xb, Yb = (Xt, Yt) if rows is None else (Xt[rows], Yt[rows])
+        return _obj.objective(Xb, Yb, list(net.weights), net.readout, reg=reg, activation=activation,
                               bias=net.bias, parametrization=parametrization)
+
+    # Mini-batches from their own generator: the initialisation's stays untouched.
+    batches = (torch.Generator(device="cpu").manual_seed(seed + 1) if batch_size is not None and batch_size < P
+               else None)
 
     snap_steps, snaps = [], []
 
@@ -467,8 +483,13 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
                 stop_reason, n_adam = "time_limit", k
                 break
             opt.zero_grad(set_to_none=False)
-            loss = J()
-            value = float(loss.detach())
+            if batches is None:
+                loss = J()
+                value = float(loss.detach())
+            else:
+                with torch.no_grad():
+                    value = float(J())  # the full-batch J, for the history
+                loss = J(torch.randperm(P, generator=batches)[:batch_size].to(Xt.device))
             if not math.isfinite(value):
                 raise _diverged("the objective", value, "Adam", k, steps, hint)
             trace.append(value)

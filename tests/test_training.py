@@ -287,3 +287,20 @@ def test_train_says_why_it_stopped_and_honours_a_time_limit():
     assert r.stop_reason in ("converged", "stalled", "steps")
     with pytest.raises(ValueError, match="time_limit must be"):
         train(X, Y, width=8, reg=0.01, steps=5, seed=0, progress=False, time_limit=-1)
+
+
+def test_mini_batches():
+    S = tasks.binary_latents(3)
+    X, Y = inputs.aligned(S), tasks.latent_targets(S)
+    full = train(X, Y, width=16, reg=0.01, steps=300, seed=0, progress=False, lbfgs_steps=0)
+    sgd = train(X, Y, width=16, reg=0.01, steps=300, seed=0, progress=False, lbfgs_steps=0, batch_size=2)
+    again = train(X, Y, width=16, reg=0.01, steps=300, seed=0, progress=False, lbfgs_steps=0, batch_size=2)
+    # same initialisation, a different (stochastic) path, reproducible from the seed
+    assert sgd.initial_objective == full.initial_objective
+    assert sgd.objective != full.objective and sgd.objective == again.objective
+    # the history is the full-batch J, which mini-batch steps still drive down
+    assert sgd.history[-1] == pytest.approx(sgd.objective, rel=1e-12)
+    assert sgd.objective < 0.5 * sgd.initial_objective
+    assert sgd.settings["batch_size"] == 2
+    with pytest.raises(ValueError, match="batch_size must be at most"):
+        train(X, Y, width=4, reg=0.01, steps=1, seed=0, progress=False, batch_size=9)
