@@ -236,8 +236,8 @@ def build_html(out: Path | str, root: Path | str = ROOT, *, builder: str = "html
 
 
 def print_pdf(html: Path | str, out: Path | str, root: Path | str = ROOT, *,
-              chromium: str | None = None) -> Path:
-    """Print every page of ``_toc.yml``, in order, from the built HTML to one PDF ``out``.
+              chromium: str | None = None, docs: list[str] | None = None) -> Path:
+    """Print every page of ``_toc.yml`` (or ``docs``), in order, from the built HTML to one PDF ``out``.
 
     Headless Chromium (Debian's ``chromium``, or ``chromium``) prints each page with the
     print stylesheet of the site (no navigation, code wrapped, nothing clipped) once MathJax
@@ -259,7 +259,7 @@ def print_pdf(html: Path | str, out: Path | str, root: Path | str = ROOT, *,
         try:
             page = browser.new_page()
             page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
-            for doc in toc_files(root):
+            for doc in (toc_files(root) if docs is None else docs):
                 src = html / f"{doc}.html"
                 if not src.is_file():
                     continue
@@ -280,7 +280,7 @@ def print_pdf(html: Path | str, out: Path | str, root: Path | str = ROOT, *,
     for title, target in parts:
         start = len(writer.pages)
         writer.append(str(target))
-        writer.add_outline_item(title, start)
+        writer.add_outline_item(title=title, page_number=start)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as fh:
         writer.write(fh)
