@@ -21,7 +21,8 @@ is not a ``file:`` URL blocked, and the checks are:
 * **console**: no console error and no uncaught exception;
 * **math**: every ``.math`` element holds a MathJax container, and no ``\\(`` or ``\\[``
   is left in the text outside code;
-* **images**: every ``<img>`` has loaded (``naturalWidth > 0``);
+* **images**: every ``<img>`` has loaded (``naturalWidth > 0``) and has an alt text that is
+  not a file path;
 * **widgets**: each widget on a page shows a picture: a loaded image in the widget's
   own output, or in the cell just before it (the static figure);
 * **navigation**: on the phone, tapping the sidebar button opens the sidebar (on screen,
@@ -101,7 +102,7 @@ _CHECK_JS = r"""() => {
   const article = document.querySelector("article.bd-article") || document.querySelector("main");
   const out = {math_total: 0, math_untypeset: [], raw_tex: [], broken_images: [], widgets: [],
                overflow: [], page_scrolls_sideways: false, wide_code: [], wide_math: [],
-               wide_tables: [], mjx: 0};
+               wide_tables: [], bad_alt: [], mjx: 0};
   // ---- math
   const maths = Array.from(document.querySelectorAll("span.math, div.math"));
   out.math_total = maths.length;
@@ -122,6 +123,8 @@ _CHECK_JS = r"""() => {
   // ---- images
   for (const img of document.images) {
     if (!(img.complete && img.naturalWidth > 0)) out.broken_images.push(img.getAttribute("src"));
+    const alt = img.getAttribute("alt") || "";
+    if (!alt || /_images\/|\.(png|jpe?g|svg|gif)$/i.test(alt)) out.bad_alt.push(img.getAttribute("src"));
   }
   // ---- widgets: a loaded picture in the widget's cell or in the cell before it
   const loadedImg = (el) => !!el && Array.from(el.querySelectorAll("img")).some(
@@ -325,9 +328,11 @@ def test_math_is_typeset(report):
         assert report[page]["desktop"]["mjx"] >= 1, page
 
 
-def test_every_image_loads(report):
+def test_every_image_loads_and_has_alt_text(report):
     bad = _failures(report, "broken_images")
     assert not bad, f"images that did not load: {json.dumps(bad, indent=1)}"
+    alt = _failures(report, "bad_alt", views=("desktop",))
+    assert not alt, f"images whose alt text is empty or a file path: {json.dumps(alt, indent=1)}"
 
 
 def test_widgets_show_a_picture(report):

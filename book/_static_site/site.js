@@ -45,3 +45,11 @@ document.addEventListener("DOMContentLoaded", () => {
     link.appendChild(img);
   });
 });
+
+// 3. Pictures drawn by a widget (ipywidgets.Image) come without an alt text: give them one.
+document.addEventListener("DOMContentLoaded", () => {
+  const label = () => document.querySelectorAll(".jupyter-widgets img:not([alt])").forEach((img) => {
+    img.alt = "Picture of the interactive explorer at its default setting (it responds in a running notebook)";
+  });
+  new MutationObserver(label).observe(document.body, { childList: true, subtree: true });
+});
