@@ -35,7 +35,8 @@ is not a ``file:`` URL blocked, and the checks are:
 A summary of every page is written to ``_build/site-report.json``, including what scrolls
 sideways inside its own box (allowed by the overflow check, but worth fixing in the notebooks):
 ``wide_code`` (code blocks with lines too long for the column), ``wide_math`` (formulas wider
-than the column; MathJax 3 does not break lines) and ``wide_tables``.
+than the column; MathJax 3 does not break lines), ``wide_tables``, and ``shrunk_figures``
+(figures shown at under 60 % of their size: made wider than ``plotting.MAX_WIDTH``).
 """
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ _CHECK_JS = r"""() => {
   const article = document.querySelector("article.bd-article") || document.querySelector("main");
   const out = {math_total: 0, math_untypeset: [], raw_tex: [], broken_images: [], widgets: [],
                overflow: [], page_scrolls_sideways: false, wide_code: [], wide_math: [],
-               wide_tables: [], bad_alt: [], mjx: 0};
+               wide_tables: [], shrunk_figures: [], bad_alt: [], mjx: 0};
   // ---- math
   const maths = Array.from(document.querySelectorAll("span.math, div.math"));
   out.math_total = maths.length;
@@ -170,6 +171,14 @@ _CHECK_JS = r"""() => {
         out.wide_math.push({display, width_px: Math.round(width), room_px: Math.round(room),
                             section: (m.closest("section[id]") || {}).id || null,
                             tex: (texOf.get(m) || "").trim().replace(/\s+/g, " ").slice(0, 120)});
+      }
+    }
+    for (const img of article.querySelectorAll("img")) {
+      const shown = img.getBoundingClientRect().width;
+      if (img.naturalWidth > 0 && shown / img.naturalWidth < 0.6) {
+        out.shrunk_figures.push({section: (img.closest("section[id]") || {}).id || null,
+                                 shown_percent: Math.round(100 * shown / img.naturalWidth),
+                                 natural_px: img.naturalWidth});
       }
     }
     for (const t of article.querySelectorAll("div.cell_output table")) {
