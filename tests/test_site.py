@@ -96,7 +96,15 @@ _WAIT_JS = """async () => {
       new Promise((res) => { img.addEventListener("load", res); img.addEventListener("error", res); }));
   const math = (window.MathJax && MathJax.startup && MathJax.startup.promise) || null;
   await Promise.race([Promise.all([...loaded, math]), new Promise((res) => setTimeout(res, 20000))]);
-  await new Promise((res) => setTimeout(res, 300));  // widgets render after load
+  // Widgets render after the page has loaded: wait (up to 10 s) until each is drawn.
+  const views = Array.from(document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]'));
+  const drawn = () => views.every((s) => {
+    const cell = s.closest("div.cell") || s.parentElement;
+    return cell.querySelector(".jupyter-widgets") &&
+           Array.from(cell.querySelectorAll("img")).every((i) => i.complete);
+  });
+  for (let t = 0; t < 100 && !drawn(); t++) await new Promise((res) => setTimeout(res, 100));
+  await new Promise((res) => setTimeout(res, 200));
 }"""
 
 _CHECK_JS = r"""() => {
