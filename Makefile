@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test book student-book assignments clean
+.PHONY: test book student-book assignments site pdf clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,9 +23,14 @@ export MKL_NUM_THREADS ?= 1
 
 # Package tests and every notebook under nbval (checks inside the notebooks, and the
 # outputs of cells marked NBVAL_CHECK_OUTPUT compared with the stored ones), on every core
-# (pytest-xdist; --dist loadfile keeps each notebook's cells together on one worker).
+# (pytest-xdist; --dist loadfile keeps each notebook's cells together on one worker), and the
+# browser test of the site (tests/test_site.py: the HTML of `make book` when it is up to
+# date, else a copy built without executing anything). Without Chromium its browser checks
+# are skipped, and the line below and pytest's summary (-rs) say so.
 test: $(STAMP)
-	MPLBACKEND=agg $(PY) -m pytest -n auto --dist loadfile tests book --nbval-lax -p no:cacheprovider
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  echo "*** no Chromium on PATH: the browser checks of tests/test_site.py will be SKIPPED (apt-get install chromium) ***"
+	MPLBACKEND=agg $(PY) -m pytest -n auto --dist loadfile tests book --nbval-lax -p no:cacheprovider -rs
 
 # Strict HTML build: every notebook executed, any warning is an error. Each kernel logs that
 # it talks to the builder over local TCP without encryption (harmless, on this machine): the
@@ -55,6 +60,19 @@ assignments: $(STAMP)
 	  echo "otter assign $$nb -> _build/assignments/$$name"; \
 	  MPLBACKEND=agg $(VENV)/bin/otter assign $$nb _build/assignments/$$name; \
 	done
+
+# The HTML from the notebooks' stored outputs, nothing executed (about a minute), into
+# _build/site-test/_build/html: for work on the site itself (CSS, configuration, API pages).
+site: $(STAMP)
+	$(PY) -m abstractnb._book html _build/site-test
+
+# The whole book as one PDF, _build/book.pdf: every page of _toc.yml printed by headless
+# Chromium with the site's print stylesheet, from the HTML of `make book` (or of `make site`:
+# make pdf PDF_FROM=_build/site-test/_build/html).
+PDF_FROM ?= _build/_build/html
+pdf: $(STAMP)
+	@test -f $(PDF_FROM)/index.html || { echo "no HTML in $(PDF_FROM): run make book (or make site) first"; exit 1; }
+	$(PY) -m abstractnb._book pdf $(PDF_FROM) _build/book.pdf
 
 clean:
 	rm -rf _build

@@ -85,7 +85,7 @@ class Arrangement:
     blocks : one :class:`FaceBlock` per dimension
     linear : True for a linear activation (equal slopes): a single "face" (all of
         :math:`\mathbb{R}^r`, no sign constraints, :math:`D = aI`)
-    slopes : (a_-, a_+), the slopes of the activation the features were built for
+    slopes : :math:`(a_-, a_+)`, the slopes of the activation the features were built for
     """
 
     L: np.ndarray
@@ -552,7 +552,7 @@ def search_price(L: np.ndarray, Z: np.ndarray, *, n_random: int = 4096, n_refine
     Used when the faces are too many to enumerate. Starts: ``n_random`` random unit
     directions, the rows of ``starts`` (e.g. the current atoms) and the least-norm directions
     that switch on a single condition; the best ``n_refine`` random ones and all given starts
-    are improved by a monotone face-by-face ascent (:func:`_face_ascent`). The returned value
+    are improved by a monotone face-by-face ascent (``_face_ascent``). The returned value
     is a lower bound on the true :math:`c(Z)`; ``exact`` is False.
     """
     P, r = L.shape

@@ -912,7 +912,7 @@ class LeastSquaresSVM(ClassifierMixin, BaseEstimator):
     moderate shrinkage). Its closed form fits many labellings of the same trials with one
     factorisation, which is what makes null distributions of hundreds of decoders
     affordable; :func:`abstraction_report` uses that batched form, which gives the same
-    decoders as :meth:`fit`. A scikit-learn classifier (``clone``, ``GridSearchCV``, ...).
+    decoders as ``fit``. A scikit-learn classifier (``clone``, ``GridSearchCV``, ...).
     """
 
     def __init__(self, reg: float = 1.0):

@@ -8,6 +8,8 @@ r"""Figures: one style and the pictures every chapter reuses.
 * :func:`plot_atoms` — a heatmap of the responses of a few units (atoms) over the conditions.
 * :func:`plot_metrics` — bars of metric values (one or several representations).
 * :func:`plot_history` — curves over training steps.
+* :func:`subplots` — a figure of ``n`` panels, wrapped into rows so it is at most
+  :data:`MAX_WIDTH` wide (the sizes of every figure here are set from :data:`MAX_WIDTH`).
 
 Importing this module changes no global matplotlib state: the house style lives in
 :data:`STYLE` and is applied only inside :func:`style` (a context manager), which
@@ -28,6 +30,17 @@ from ._validate import as_latents, as_matrix
 
 # Okabe–Ito: distinguishable by colour-blind readers and in greyscale print.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+
+MAX_WIDTH = 8.0
+"""Widest figure, in inches, that any function here makes.
+
+The book's text column is about 8 in wide at the figures' resolution, so a figure up to this
+width is shown at (nearly) its own size and its 8-10 pt labels stay legible; a wider one is
+shrunk to the column and its labels with it (a 17 in strip of panels ends up with 4 px tick
+labels). Panels that do not fit side by side wrap into rows (:func:`grid`)."""
+
+PANEL = (3.3, 3.3)
+"""Default size (width, height) in inches of one panel of a multi-panel figure."""
 
 STYLE: dict = {
     "figure.figsize": (5.0, 3.6),
@@ -68,6 +81,56 @@ def style(**overrides) -> Iterator[None]:
         yield
     finally:
         mpl.rcParams.update(saved)
+
+
+def grid(n: int, *, panel: tuple[float, float] = PANEL, ncols: int | None = None
+         ) -> tuple[int, int, tuple[float, float]]:
+    """Rows, columns and figure size for ``n`` panels of size ``panel``, at most :data:`MAX_WIDTH` wide.
+
+    By default as many panels as fit in :data:`MAX_WIDTH` go side by side and the rest wrap
+    into further rows; with ``ncols`` given, panels shrink (keeping their aspect) when
+    ``ncols`` of them would be wider than :data:`MAX_WIDTH`.
+
+    >>> grid(3)            # two 3.3 in panels per row
+    (2, 2, (6.6, 6.6))
+    """
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n (number of panels) must be >= 1; got {n}")
+    w, h = float(panel[0]), float(panel[1])
+    if not (w > 0 and h > 0):
+        raise ValueError(f"panel must be a positive (width, height) in inches; got {panel!r}")
+    if ncols is None:
+        ncols = max(1, min(n, int(MAX_WIDTH // w)))
+    ncols = int(ncols)
+    if ncols < 1:
+        raise ValueError(f"ncols must be >= 1; got {ncols}")
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    shrink = min(1.0, MAX_WIDTH / (ncols * w))
+    return nrows, ncols, (round(ncols * w * shrink, 3), round(nrows * h * shrink, 3))
+
+
+def subplots(n: int, *, panel: tuple[float, float] = (3.6, 3.0), ncols: int | None = None, **kwargs):
+    """A figure of ``n`` panels laid out by :func:`grid` (at most :data:`MAX_WIDTH` wide).
+
+    Returns ``(fig, axes)`` with ``axes`` a 1-D array of exactly ``n`` Axes in reading order
+    (the unused cells of the last row are removed). ``kwargs`` go to ``plt.subplots`` (e.g.
+    ``layout="constrained"``, ``subplot_kw=dict(projection="3d")``). Use it instead of
+    ``plt.subplots(1, n, figsize=...)`` so that a figure never outgrows the text column.
+    """
+    nrows, ncols, figsize = grid(n, panel=panel, ncols=ncols)
+    with style():
+        fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, **kwargs)
+    axes = axes.ravel()
+    for ax in axes[n:]:
+        ax.remove()
+    return fig, axes[:n]
+
+
+def fit_width(width: float, height: float) -> tuple[float, float]:
+    """``(width, height)`` with the width capped at :data:`MAX_WIDTH` (the height is kept)."""
+    return (min(float(width), MAX_WIDTH), float(height))
 
 
 def condition_labels(S) -> list[str]:
@@ -222,15 +285,16 @@ def plot_geometry(H, S, ax=None, title: str | None = None, *, labels: bool | Non
 def plot_geometries(codes: Mapping[str, np.ndarray], S, *, ncols: int | None = None, legend: bool = True):
     """One :func:`plot_geometry` panel per representation in ``codes`` (title = key).
 
-    Returns the Figure; its 3-D Axes are ``fig.axes`` in the order of ``codes``.
+    Panels of :data:`PANEL` size, as many side by side as fit in :data:`MAX_WIDTH` (two), the
+    rest in further rows; with ``ncols`` given, the panels shrink to keep the figure within
+    :data:`MAX_WIDTH`. Returns the Figure; its 3-D Axes are ``fig.axes`` in the order of ``codes``.
     """
     if not codes:
         raise ValueError("codes must hold at least one representation")
     n = len(codes)
-    ncols = n if ncols is None else int(ncols)
-    nrows = int(np.ceil(n / ncols))
+    nrows, ncols, figsize = grid(n, panel=PANEL, ncols=ncols)
     with style():
-        fig = plt.figure(figsize=(3.3 * ncols, 3.3 * nrows))
+        fig = plt.figure(figsize=figsize)
         for i, (name, H) in enumerate(codes.items()):
             ax = fig.add_subplot(nrows, ncols, i + 1, projection="3d")
             plot_geometry(H, S, ax=ax, title=name, legend=legend and i == 0)
@@ -311,7 +375,7 @@ def plot_atoms(features, S, masses=None, ax=None, title: str | None = None, *,
                              f"{masses.shape}")
     with style():
         if ax is None:
-            _, ax = plt.subplots(figsize=(0.42 * P + 2.4, 0.32 * n + 1.2))
+            _, ax = plt.subplots(figsize=fit_width(0.42 * P + 2.4, 0.32 * n + 1.2))
         if Hf.min() < 0 < Hf.max():
             vmax = np.abs(Hf).max()
             im = ax.imshow(Hf, cmap=cmap or "RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
@@ -374,7 +438,7 @@ def plot_metrics(values: Mapping, ax=None, title: str | None = None, *, hline: f
     allvals = []
     with style():
         if ax is None:
-            _, ax = plt.subplots(figsize=(max(3.2, 1.1 * len(metrics) * max(1, 0.6 * n) + 1.0), 3.0))
+            _, ax = plt.subplots(figsize=fit_width(max(3.2, 1.1 * len(metrics) * max(1, 0.6 * n) + 1.0), 3.0))
         for i, (gname, g) in enumerate(groups.items()):
             xs, hs, dots = [], [], []
             for j, m in enumerate(metrics):

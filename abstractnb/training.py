@@ -389,8 +389,9 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
     ------
     ValueError
         On bad arguments.
-    TrainingDivergedError (a ValueError)
-        When the objective or a weight becomes NaN or inf; the message names the step.
+    TrainingDivergedError
+        (a ValueError) When the objective or a weight becomes NaN or inf; the message names
+        the step.
     """
     X = as_matrix(X, "X")
     P, d = X.shape

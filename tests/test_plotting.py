@@ -356,3 +356,51 @@ def test_optimum_explorer_and_figure():
     plt.close(fig)
     with pytest.raises(ValueError, match="geometry must be one of"):
         optimum_explorer(S, geometry="rotated")
+
+
+# ---------------------------------------------------------------- figure sizes (one place: MAX_WIDTH)
+
+def test_max_width_is_the_house_limit():
+    assert pl.MAX_WIDTH <= 8.0
+    assert pl.STYLE["figure.figsize"][0] <= pl.MAX_WIDTH
+
+
+@pytest.mark.parametrize("n, ncols, want", [(1, None, (1, 1)), (2, None, (1, 2)), (3, None, (2, 2)),
+                                            (5, None, (3, 2)), (3, 3, (1, 3)), (4, 8, (1, 4))])
+def test_grid_wraps_panels_within_max_width(n, ncols, want):
+    nrows, cols, (w, h) = pl.grid(n, ncols=ncols)
+    assert (nrows, cols) == want
+    assert w <= pl.MAX_WIDTH + 1e-9
+    # panels keep their aspect when they shrink
+    assert np.isclose((w / cols) / (h / nrows), pl.PANEL[0] / pl.PANEL[1], rtol=1e-3)
+    with pytest.raises(ValueError):
+        pl.grid(0)
+
+
+def test_subplots_gives_n_axes_within_max_width():
+    fig, axes = pl.subplots(5, layout="constrained")
+    assert len(axes) == 5 and len(fig.axes) == 5
+    assert fig.get_figwidth() <= pl.MAX_WIDTH
+
+
+def test_every_figure_helper_stays_within_max_width():
+    S = binary_latents(4)                      # 16 conditions: the widest heatmaps
+    rng = np.random.default_rng(0)
+    figs = [
+        pl.plot_geometries({"a": S, "b": np.eye(16), "c": S + 1}, S).get_figwidth(),
+        pl.plot_geometries({k: S for k in "abcde"}, S, ncols=5).get_figwidth(),
+        pl.plot_kernel(S @ S.T, S).figure.get_figwidth(),
+        pl.plot_atoms(rng.normal(size=(6, 16)), S, masses=np.ones(6)).figure.get_figwidth(),
+        pl.plot_metrics({f"m{i}": 0.5 for i in range(12)}).figure.get_figwidth(),
+        pl.plot_metrics({r: {f"m{i}": 0.5 for i in range(6)} for r in "abcd"}).figure.get_figwidth(),
+        pl.plot_history({"loss": np.linspace(1, 0, 20)}).figure.get_figwidth(),
+        pl.plot_geometry(S, S).figure.get_figwidth(),
+    ]
+    assert max(figs) <= pl.MAX_WIDTH
+
+
+def test_plot_geometries_wraps_three_codes_into_two_rows():
+    S = binary_latents(3)
+    fig = pl.plot_geometries({"a": S, "b": np.eye(8), "c": S + 1}, S)
+    rows = {round(ax.get_position().y0, 3) for ax in fig.axes}
+    assert len(fig.axes) == 3 and len(rows) == 2

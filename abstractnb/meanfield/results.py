@@ -268,8 +268,8 @@ class Certificate:
         :math:`J^* \le` ``upper_bound``, so :math:`J^*` lies in [``lower_bound``, ``upper_bound``].
     refine_reason : str
         Why the refinement stopped (as :attr:`Solution.stop_reason`), or ``"not run"``.
-    relative_gap : float
-        ``gap / objective`` (property).
+
+    The property ``relative_gap`` is ``gap / objective``.
     """
 
     objective: float
