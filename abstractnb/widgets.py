@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from ._validate import as_latents, positive, positive_int
-from .plotting import PALETTE, plot_geometry, plot_metrics, style
+from .plotting import MAX_WIDTH, PALETTE, plot_geometry, plot_metrics, style
 
 # Keys, in display order, of the metrics the explorers report, and their axis labels.
 METRIC_NAMES = ("PS", "CCGP", "shattering", "interaction")
@@ -123,12 +123,13 @@ def morph_figure(S, alphas: Sequence[float] = (0.0, 0.5, 1.0), *, noise: float =
             curves[m].append(vals[m])
     n = len(alphas)
     with style():
-        fig = plt.figure(figsize=(3.0 * n + 3.8, 3.3))
-        gs = fig.add_gridspec(1, n + 1, width_ratios=[1.0] * n + [1.25], wspace=0.15)
+        # geometries on the first row, the metrics below: at most MAX_WIDTH wide
+        fig = plt.figure(figsize=(MAX_WIDTH, 2.8 + 3.0))
+        gs = fig.add_gridspec(2, n, height_ratios=[1.0, 1.1], hspace=0.35, wspace=0.1)
         for i, a in enumerate(alphas):
             ax = fig.add_subplot(gs[0, i], projection="3d")
             plot_geometry(morph_code(S, a), S, ax=ax, title=rf"$\alpha = {a:g}$", legend=i == 0)
-        ax = fig.add_subplot(gs[0, n])
+        ax = fig.add_subplot(gs[1, :])
         for j, m in enumerate(METRIC_NAMES):
             ax.plot(grid, curves[m], "-o", ms=3, color=PALETTE[j], label=m)
         for a in alphas:
@@ -137,7 +138,7 @@ def morph_figure(S, alphas: Sequence[float] = (0.0, 0.5, 1.0), *, noise: float =
         ax.set_ylim(-0.03, 1.05)
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
         ax.set_title("metrics along the morph")
-        fig.subplots_adjust(left=0.02, right=0.88, bottom=0.17, top=0.88)
+        fig.subplots_adjust(left=0.12, right=0.8, bottom=0.1, top=0.94)
     return fig
 
 
