@@ -1347,3 +1347,4 @@ def optimal_set_range(solution: Solution, functional, *, active_tol: float = 1e-
         out.append((float(prob.value), np.asarray(Sig.value, float)))
     (lo, Klo), (hi, Khi) = out
     return OptimalRange(lo, hi, exact, ((Klo + Klo.T) / 2, (Khi + Khi.T) / 2), n_active, max_rays, note)
+from .layers import certify_layers  # noqa: E402,F401
