@@ -63,6 +63,7 @@ it), in the standard parametrisation (the mean-field one is defined for one hidd
 """
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -285,7 +286,7 @@ def _features(L, V, name):
     return phi(L @ V.T)  # (P, n)
 
 
-def _refine_min_norm(L, arr, cand, T, name, rounds, seed):
+def _refine_min_norm(L, arr, cand, T, name, rounds, seed, deadline=None):
     """Column generation for min 2 sum ||b_j|| s.t. sum_j h_j b_j^T = T over unit directions.
 
     Returns (best dual point with its exact c, its c, master upper bound) or None."""
@@ -296,6 +297,8 @@ def _refine_min_norm(L, arr, cand, T, name, rounds, seed):
     best = None
     upper = np.inf
     for _ in range(rounds):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         Hc = _features(L, cand, name)
         keep = np.linalg.norm(Hc, axis=0) > 0
         cand, Hc = cand[keep], Hc[:, keep]
@@ -336,7 +339,8 @@ def _refine_min_norm(L, arr, cand, T, name, rounds, seed):
     return best, upper
 
 
-def _min_norm_certificate(H_in, W_l, W_next, Z0, T, name, bias, gap_tol, max_faces, refine, seed, index):
+def _min_norm_certificate(H_in, W_l, W_next, Z0, T, name, bias, gap_tol, max_faces, refine, seed, index,
+                          deadline=None):
     red = reduce_inputs(H_in, bias)
     L, V = red.L, red.V
     cost = float(np.sum(W_l ** 2) + np.sum(W_next ** 2))
@@ -351,10 +355,11 @@ def _min_norm_certificate(H_in, W_l, W_next, Z0, T, name, bias, gap_tol, max_fac
                                 max_dual_constraint=0.0, dual=np.zeros_like(T),
                                 note="the layer passes nothing to the next layer: its optimum is empty")
     r = L.shape[1]
-    arr = enumerate_faces(L, max_faces=max_faces, linear=(name == "linear")) if r else None
+    arr = (enumerate_faces(L, max_faces=max_faces, linear=(name == "linear"), deadline=deadline)
+           if r else None)
     if arr is None:
         msg = ("NOT exact: the faces of the layer's input arrangement could not be enumerated (too many, "
-               "or inputs too close to degenerate); no bound is reported")
+               "inputs too close to degenerate, or the time limit ran out); no bound is reported")
         warnings.warn(f"certify_layers: layer {index + 1}: {msg}", RuntimeWarning, stacklevel=3)
         return LayerCertificate(**common, lower_bound=-np.inf, upper_bound=cost, gap=np.inf, certified=False,
                                 exact=False, max_dual_constraint=np.nan, dual=Z0, note=msg)
@@ -377,7 +382,7 @@ def _min_norm_certificate(H_in, W_l, W_next, Z0, T, name, bias, gap_tol, max_fac
         nrm = np.linalg.norm(U, axis=1)
         cand = np.vstack([U[nrm > 0] / nrm[nrm > 0, None], arr.rays()])
         if cand.shape[0]:
-            best, up = _refine_min_norm(L, arr, cand, T, name, LAYER_REFINE_ROUNDS, seed)
+            best, up = _refine_min_norm(L, arr, cand, T, name, LAYER_REFINE_ROUNDS, seed, deadline)
             upper = min(upper, up)
             if best is not None:
                 b1 = 2.0 * abs(float(np.sum(best[0] * T))) / best[1]
@@ -416,7 +421,10 @@ def certify_layers(result, X, Y, *, reg: float, activation="relu", bias: bool = 
     gap_tol : largest relative gap that counts as certified (default ``meanfield.GAP_TOL``)
     max_faces : largest arrangement enumerated per layer (above it: not exact)
     refine : also try the dual points of column generation from the network's own units
-    seed, progress, time_limit : passed to :func:`abstractnb.meanfield.certify` (last layer)
+    seed, progress : passed to :func:`abstractnb.meanfield.certify` (last layer)
+    time_limit : seconds per layer for the face enumeration and the refinement (None: no limit);
+        when spent, the best bound so far is kept (a face enumeration cut short gives
+        ``exact=False``)
 
     Returns
     -------
@@ -438,6 +446,7 @@ def certify_layers(result, X, Y, *, reg: float, activation="relu", bias: bool = 
     max_faces = positive_int(max_faces, "max_faces")
     refine = as_bool(refine, "refine")
     seed = as_seed(seed)
+    time_limit = None if time_limit is None else positive(time_limit, "time_limit")
     fan_in = X.shape[1]
     for l, w in enumerate(W):
         if w.ndim != 2 or w.shape[1] != fan_in + int(bias):
@@ -453,8 +462,9 @@ def certify_layers(result, X, Y, *, reg: float, activation="relu", bias: bool = 
         Z0, H = _layer_dual(X, W, A, Y, reg, name, bias, l)
         W_next = W[l + 1][:, :W[l + 1].shape[1] - int(bias)]
         T = H[l + 1] @ W_next.T
+        deadline = None if time_limit is None else time.perf_counter() + time_limit
         out.append(_min_norm_certificate(H[l], W[l], W_next, Z0, T, name, bias, gap_tol, max_faces, refine,
-                                         seed, l))
+                                         seed, l, deadline))
     cert = certify((W, A), X, Y, reg=reg, activation=name, bias=bias, parametrization=parametrization,
                    gap_tol=gap_tol, max_faces=max_faces, refine=refine, seed=seed, progress=progress,
                    time_limit=time_limit)

@@ -10,6 +10,7 @@ import torch
 
 from abstractnb import inputs, layers, meanfield, objective, tasks, training
 from abstractnb.meanfield import GAP_TOL
+from abstractnb.preactivations import ridge_readout
 
 REG = 1e-2
 # Round-off allowed on the theorem "bound <= value" (values are O(1)-O(10)).
@@ -169,6 +170,37 @@ def test_resolve_last_layer_lowers_the_objective():
     assert net.widths[0] == 8 and net.width >= sol.n_atoms
     cl = meanfield.certify_layers(net, X, Y, reg=REG)
     assert cl[-1].certified
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_zero_network_is_blockwise_certified(bias):
+    """All weights zero: every hidden layer is 0, the last layer's input has no variance (the
+    best it can do for centred targets is output 0), and every intermediate layer passes on
+    T = 0 at cost 0 = R(0). Every layer is certified although J = ||Y||^2 / P is far from J*."""
+    S = tasks.binary_latents(2)
+    X, Y = inputs.aligned(S), tasks.latent_targets(S)
+    b = int(bias)
+    W = [np.zeros((5, 2 + b)), np.zeros((5, 5 + b)), np.zeros((5, 5 + b))]
+    cl = meanfield.certify_layers((W, np.zeros((5, 2))), X, Y, reg=REG, bias=bias)
+    assert cl.certified and cl.exact and [c.problem for c in cl] == ["min-norm", "min-norm", "penalized"]
+    np.testing.assert_allclose(cl.objective, np.sum(Y ** 2) / S.shape[0], rtol=1e-12)
+    # a depth-3 network with a lower J: modular units relu(+-a s_k [+ a]), two identity layers
+    # (relu(h) = h for h >= 0) and the ridge readout
+    a = 0.8
+    E = np.vstack([np.eye(2), -np.eye(2)]) * a
+    W1 = np.hstack([E, np.full((4, 1), a)]) if bias else E
+    I4 = np.hstack([np.eye(4), np.zeros((4, b))])
+    H = objective.forward(X, [W1, I4, I4], np.zeros((4, 2)), bias=bias)[1][-1]
+    A = ridge_readout(H, Y, REG)
+    J_net = objective.objective(X, Y, [W1, I4, I4], A, reg=REG, bias=bias)
+    assert J_net < cl.objective / 2
+
+
+def test_error_time_limit():
+    S = tasks.binary_latents(2)
+    X, Y = inputs.aligned(S), tasks.latent_targets(S)
+    with pytest.raises(ValueError, match="time_limit"):
+        meanfield.certify_layers(([np.ones((4, 3))], np.ones((4, 2))), X, Y, reg=REG, time_limit=-1)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu2"])
