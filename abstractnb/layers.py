@@ -485,9 +485,12 @@ def resolve_last_layer(result, X, Y, *, reg: float, width: int | None = None, ac
     r"""Replace the last hidden layer and readout by a certified optimum given the layers below.
 
     Solves the one-layer problem on the previous representation :math:`H_{L-1}` with
-    :func:`abstractnb.meanfield.solve` (one exact block of block-coordinate descent). The
-    objective can only go down: the result is within the solver's tolerance of the best last
-    layer of any width, and the network's own last layer is one of them.
+    :func:`abstractnb.meanfield.solve` (one exact block of block-coordinate descent). When the
+    solution is certified (``solution.certified``) the objective can only go down, up to
+    ``GAP_TOL``: the new last layer is within that factor of the best last layer of any width,
+    and the network's own last layer is one of them. When it is not (pricing not exact, e.g. on
+    inputs too close to degenerate), nothing is guaranteed, and a ``RuntimeWarning`` says so if
+    the objective went up.
 
     Parameters
     ----------
@@ -517,6 +520,12 @@ def resolve_last_layer(result, X, Y, *, reg: float, width: int | None = None, ac
     N = max(N, sol.n_atoms, 1) if width is None else N
     (W_new,), A_new = sol.network_params(N)
     net = Network(list(W[:-1]) + [W_new], A_new, activation=name, bias=bias)
+    J_old = _obj.objective(X, Y, W, A, reg=reg, activation=name, bias=bias)
+    J_new = net.objective(X, Y, reg=reg)
+    if not sol.certified and J_new > J_old:
+        warnings.warn(f"resolve_last_layer: the last layer's solution is not certified ({sol.note}) and "
+                      f"the objective went up from {J_old:.10g} to {J_new:.10g}", RuntimeWarning,
+                      stacklevel=2)
     return net, sol
 
 
