@@ -64,11 +64,13 @@ from .certificate import REFINE_TOL, certify
 from .conic import SolverFailed
 from .duality import dual_value
 from .homogeneous import SOLVE_TOL
+from .layers import LayerCertificate, LayerCertificates, certify_layers, resolve_last_layer
 from .optimal_set import optimal_set_range
 from .problem import Problem, make_problem
 from .results import GAP_TOL, Certificate, OptimalRange, Solution, relative_gap
 from .solver import solve
 
 __all__ = ["Solution", "Certificate", "OptimalRange", "SolverFailed", "Problem", "solve", "certify",
+           "certify_layers", "resolve_last_layer", "LayerCertificate", "LayerCertificates",
            "optimal_set_range", "dual_value", "relative_gap", "make_problem", "GAP_TOL", "SOLVE_TOL",
            "REFINE_TOL"]
