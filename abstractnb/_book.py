@@ -77,7 +77,8 @@ import os
 import subprocess
 import sys
 
-REPOSITORY_URL = "{url}"  # = repository.url in _config.yml (python -m abstractnb._book sync)
+# = repository.url in _config.yml (python -m abstractnb._book sync)
+REPOSITORY_URL = "{url}"
 
 if importlib.util.find_spec("abstractnb") is None:
     if os.path.isdir(os.path.join(os.pardir, "abstractnb")):
@@ -88,7 +89,7 @@ if importlib.util.find_spec("abstractnb") is None:
         pip = [sys.executable, "-m", "pip", "install", "--quiet"]
         subprocess.check_call(pip + ["--no-deps", f"abstractnb @ git+{{REPOSITORY_URL}}"])
         deps = [r for r in requires("abstractnb") if "extra ==" not in r]
-        if importlib.util.find_spec("torch") is not None:  # keep the torch already there
+        if importlib.util.find_spec("torch") is not None:  # keep the torch there
             deps = [r for r in deps if not r.replace(" ", "").startswith("torch")]
         subprocess.check_call(pip + deps)'''
 

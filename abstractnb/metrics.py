@@ -315,6 +315,13 @@ def decoding_accuracy(H, labels, *, noise: float, n_samples: int = 20, seed: int
     return _fit_and_score(H, y, train, test, noise, n_samples, rng, C, _decoding_scale(H, noise), decoder)
 
 
+def _decoder_settings(H, noise, n_samples, C, decoder, seed):
+    """The validated settings of a cross-condition decoder and its noise generator and scale."""
+    noise = positive(noise, "noise")
+    return (noise, positive_int(n_samples, "n_samples"), positive(C, "C"), _check_decoder(decoder),
+            np.random.default_rng(as_seed(seed)), _decoding_scale(H, noise))
+
+
 def ccgp(H, S, noise: float, n_samples: int = 20, seed: int = 0, C: float = 1.0,
          decoder: str = "svm") -> np.ndarray:
     r"""Cross-condition generalisation performance of each latent.
@@ -353,12 +360,7 @@ def ccgp(H, S, noise: float, n_samples: int = 20, seed: int = 0, C: float = 1.0,
     (D,) array of accuracies in [0, 1] (0.5 = chance).
     """
     H, S = _representation(H, S)
-    noise = positive(noise, "noise")
-    n_samples = positive_int(n_samples, "n_samples")
-    C = positive(C, "C")
-    decoder = _check_decoder(decoder)
-    rng = np.random.default_rng(as_seed(seed))
-    scale = _decoding_scale(H, noise)
+    noise, n_samples, C, decoder, rng, scale = _decoder_settings(H, noise, n_samples, C, decoder, seed)
     splits = _ccgp_splits(S)
     accs = [_fit_and_score(H, S[:, k], train, test, noise, n_samples, rng, C, scale, decoder)
             for k, train, test in splits]
@@ -811,12 +813,7 @@ def ccgp_levels(H, Z, noise: float, n_samples: int = 20, seed: int = 0, C: float
     (D,) array of accuracies in [0, 1] (0.5 = chance).
     """
     H, Z, levels = _factorial_levels(H, Z, "CCGP")
-    noise = positive(noise, "noise")
-    n_samples = positive_int(n_samples, "n_samples")
-    C = positive(C, "C")
-    decoder = _check_decoder(decoder)
-    rng = np.random.default_rng(as_seed(seed))
-    scale = _decoding_scale(H, noise)
+    noise, n_samples, C, decoder, rng, scale = _decoder_settings(H, noise, n_samples, C, decoder, seed)
     D = Z.shape[1]
     out = np.empty(D)
     for k in range(D):

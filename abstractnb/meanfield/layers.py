@@ -75,7 +75,7 @@ from ..activations import get_activation
 from ..arrangement import enumerate_faces, price
 from ..preactivations import reduce_inputs
 from .certificate import certify
-from .results import GAP_TOL, Certificate, relative_gap
+from .results import GAP_TOL, Certificate, _Bounded, _certified
 from .solver import solve
 
 # The names taken from .meanfield are imported at the end of this module: meanfield re-exports
@@ -95,7 +95,7 @@ FEASIBLE_TOL = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
-class LayerCertificate:
+class LayerCertificate(_Bounded):
     r"""The conditional certificate of one hidden layer (see the module docstring).
 
     Attributes
@@ -149,11 +149,6 @@ class LayerCertificate:
     dual: np.ndarray
     certificate: Certificate | None = None
     note: str = ""
-
-    @property
-    def relative_gap(self) -> float:
-        """``gap / objective`` (see :func:`abstractnb.meanfield.relative_gap`)."""
-        return relative_gap(self.objective, self.lower_bound)
 
     def __repr__(self) -> str:
         return (f"LayerCertificate(layer {self.index + 1}, problem={self.problem!r}, "
@@ -362,7 +357,7 @@ def _min_norm_certificate(H_in, W_l, W_next, Z0, T, name, bias, gap_tol, max_fac
     if not np.any(T):
         # T = 0 is produced by the empty layer: R(0) = 0, and the network's cost is its distance to it.
         return LayerCertificate(**common, lower_bound=0.0, upper_bound=0.0, gap=cost,
-                                certified=_ok(True, cost, 0.0, gap_tol), exact=True,
+                                certified=_certified(True, cost, 0.0, gap_tol), exact=True,
                                 max_dual_constraint=0.0, dual=np.zeros_like(T),
                                 note="the layer passes nothing to the next layer: its optimum is empty")
     r = L.shape[1]
@@ -401,13 +396,9 @@ def _min_norm_certificate(H_in, W_l, W_next, Z0, T, name, bias, gap_tol, max_fac
                     bound, Zb, cb, frm = b1, best[0], best[1], "refined"
     Zb = Zb / cb if np.isfinite(cb) and cb > 0 else Zb
     return LayerCertificate(**common, lower_bound=float(bound), upper_bound=float(upper), gap=float(cost - bound),
-                            certified=_ok(True, cost, bound, gap_tol), exact=True,
+                            certified=_certified(True, cost, bound, gap_tol), exact=True,
                             max_dual_constraint=float(cb), dual=Zb,
                             note=f"exact pricing: the lower bound is a proof (dual point: {frm})")
-
-
-def _ok(exact, objective, bound, gap_tol):
-    return bool(exact and relative_gap(objective, bound) <= gap_tol)
 
 
 def certify_layers(result, X, Y, *, reg: float, activation="relu", bias: bool = True,

@@ -34,8 +34,17 @@ def _certified(exact: bool, objective: float, lower_bound: float, gap_tol: float
 
 
 
+class _Bounded:
+    """Records with an ``objective`` and a ``lower_bound`` report the relative gap the verdict uses."""
+
+    @property
+    def relative_gap(self) -> float:
+        """``gap / objective`` (see :func:`relative_gap`)."""
+        return relative_gap(self.objective, self.lower_bound)
+
+
 @dataclass(frozen=True, eq=False)
-class Solution:
+class Solution(_Bounded):
     r"""A global minimum of the convex problem and its certificate (see the module docstring).
 
     Attributes
@@ -135,11 +144,6 @@ class Solution:
         return int(self.masses.size)
 
     @property
-    def relative_gap(self) -> float:
-        """``gap / objective`` (see :func:`relative_gap`)."""
-        return relative_gap(self.objective, self.lower_bound)
-
-    @property
     def exact(self) -> bool:
         """Whether the lower bound is a proof (the word :class:`Certificate` uses too)."""
         return self.exact_pricing
@@ -228,7 +232,7 @@ def _split_counts(m: np.ndarray, N: int) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class Certificate:
+class Certificate(_Bounded):
     r"""How far a given network is from the global minimum (see :func:`certify`).
 
     Attributes
@@ -290,11 +294,6 @@ class Certificate:
     refined_dual: np.ndarray | None = None
     upper_bound: float = float("nan")
     refine_reason: str = "not run"
-
-    @property
-    def relative_gap(self) -> float:
-        """``gap / objective`` (see :func:`relative_gap`)."""
-        return relative_gap(self.objective, self.lower_bound)
 
     def __repr__(self) -> str:
         return (f"Certificate(objective={self.objective:.10g}, lower_bound={self.lower_bound:.10g}, "
