@@ -52,11 +52,16 @@ def setup(app):
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
-def student_config(config: dict) -> dict:
-    """The book configuration ``config`` (a loaded _config.yml) turned into the student edition's."""
+def student_config(config: dict, book_dir: Path | None = None) -> dict:
+    """The book configuration ``config`` (a loaded _config.yml) turned into the student edition's.
+
+    ``book_dir`` is the folder of the book's _config.yml: the student configuration lives
+    elsewhere, so the book's local extensions are given as absolute paths from there.
+    """
     out = dict(config)
     sphinx = dict(out.get("sphinx") or {})
-    local = dict(sphinx.get("local_extensions") or {})
+    base = Path(book_dir) if book_dir is not None else Path.cwd()
+    local = {name: str((base / path).resolve()) for name, path in (sphinx.get("local_extensions") or {}).items()}
     local["student_edition"] = str(Path(__file__).resolve().parent)
     sphinx["local_extensions"] = local
     # The sources (notebooks with their solutions) are not copied into the site, and nothing
@@ -83,7 +88,8 @@ def main(argv: list[str]) -> int:
     config = yaml.safe_load(src.read_text(encoding="utf8")) or {}
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_text(f"# Generated from {src} by _ext/student_edition.py: do not edit.\n"
-                   + yaml.safe_dump(student_config(config), sort_keys=False), encoding="utf8")
+                   + yaml.safe_dump(student_config(config, src.resolve().parent), sort_keys=False),
+                   encoding="utf8")
     return 0
 
 

@@ -1,7 +1,7 @@
 r"""Real stimuli with latent variables: scikit-learn's handwritten digits, no download.
 
 :func:`digits` loads the 1797 images of 8×8 handwritten digits that ship with scikit-learn
-(:func:`sklearn.datasets.load_digits`, read from the installed package, never from the
+(``sklearn.datasets.load_digits``, read from the installed package, never from the
 network) and labels each image with binary latent variables of its digit, e.g. parity and
 magnitude, the task of Bernardi et al. (2020, Fig. 7). The conditions of the theory are
 then the combinations of the latents, and each condition is a *distribution* of images

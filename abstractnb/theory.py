@@ -177,14 +177,14 @@ class ModularOptimum(_Network):
     scale : float                c, the activity of a unit-cost modular unit where it is on
     beta : float                 2 c^2
     mass : float                 m*, the mass (squared weight norm) of every atom when all
-                                 latent weights |alpha_k| are equal; nan otherwise (see masses)
+                                 latent weights abs(alpha_k) are equal; nan otherwise (see masses)
     masses : (2D,) array         mass of each atom (order of ``atoms``)
     coefficients : (D,) array    b_k: Sigma* = sum_k b_k (11^T + s_k s_k^T)
     atoms : (2D, P) array        preactivations of the unit-cost modular units, +s_k then -s_k
     kernel : (P, P) array        Sigma*
     dual : (P, D) array          Z* = (Sigma* + P reg I)^{-1} Y
     targets : (P, D) array       Y = S diag(alpha)
-    threshold : float            reg above which latent k is dropped is c |alpha_k|; this is
+    threshold : float            reg above which latent k is dropped is c abs(alpha_k); this is
                                  c max|alpha| (the zero network is optimal above it)
     geometry : LatentGeometry    aligned / whitened / other (optimality is proved only for
                                  the first two; for 'other' it is the best *modular* network)

@@ -239,7 +239,7 @@ def optimum_metrics(S, reg: float, *, geometry: str = "aligned", bias: bool = Tr
     Solves :func:`abstractnb.meanfield.solve` (ReLU, standard parametrisation) for the
     inputs of ``geometry`` and returns ``(values, solution)``: ``values`` holds PS, CCGP,
     shattering dimensionality and interaction share of the optimal hidden layer (as in
-    :data:`METRIC_NAMES`), ``max interaction``, the largest interaction energy
+    ``METRIC_NAMES``), ``max interaction``, the largest interaction energy
     :math:`\operatorname{tr}(M\Sigma)/\operatorname{tr}(\Sigma)` over *all* global minima
     (:func:`abstractnb.meanfield.optimal_set_range`, 0 for the zero network), ``J*`` and
     ``certified``.

@@ -156,3 +156,13 @@ def test_student_config_is_derived_from_the_book_config():
         assert student["sphinx"]["config"][key] == value
     assert student["sphinx"]["extra_extensions"] == book["sphinx"]["extra_extensions"]
     assert "student_edition" not in (book["sphinx"].get("config") or {})   # the normal build is untouched
+
+
+def test_student_config_points_at_the_book_extensions(tmp_path):
+    # the student configuration lives in another folder: the book's local extensions must be
+    # absolute paths from the book's own _config.yml (a relative one broke the build)
+    out = tmp_path / "student" / "_config.yml"
+    subprocess.run([sys.executable, str(SCRIPT), str(ROOT / "_config.yml"), str(out)], check=True)
+    local = yaml.safe_load(out.read_text())["sphinx"]["local_extensions"]
+    assert "student_edition" in local and len(local) >= 2
+    assert all(Path(p).is_absolute() and Path(p).is_dir() for p in local.values())
