@@ -628,12 +628,15 @@ def test_time_limit_returns_the_best_bound_so_far():
     S = tasks.binary_latents(5)
     X, Y = inputs.random_embedding(S, 10, seed=0), tasks.latent_targets(S)
     t0 = time.perf_counter()
+    # a limit no machine can meet (the face enumeration alone takes longer): the result is
+    # whatever was found when it ran out, on every machine
     with pytest.warns(RuntimeWarning, match="NOT certified"):
-        s = mf.solve(X, Y, reg=REG, time_limit=2)
-    # a round of column generation or a chunk of the enumeration may finish after the limit
+        s = mf.solve(X, Y, reg=REG, time_limit=1e-3)
+    # a chunk of the enumeration or a round may finish after the limit
     assert time.perf_counter() - t0 < 30
-    assert not s.certified and s.stop_reason == "time_limit"
-    assert np.isfinite(s.objective) and s.lower_bound <= s.objective
+    assert not s.certified and not s.exact and s.stop_reason == "time_limit"
+    # a network, with its objective; its bound comes from a search, so it is no proof
+    assert np.isfinite(s.objective) and np.isfinite(s.lower_bound)
     with pytest.raises(ValueError, match="time_limit must be"):
         mf.solve(X, Y, reg=REG, time_limit=0)
 

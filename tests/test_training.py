@@ -281,7 +281,8 @@ def test_train_says_why_it_stopped_and_honours_a_time_limit():
     r = train(X, Y, width=8, reg=0.01, steps=5, lbfgs_steps=0, seed=0, progress=False)
     assert r.stop_reason == "steps" and r.n_adam == 5 and r.last_improvement > 0
     r = train(X, Y, width=8, reg=0.01, steps=10**7, seed=0, progress=False, time_limit=0.5)
-    assert r.stop_reason == "time_limit" and r.n_lbfgs == 0 and 0 < r.n_adam < 10**7
+    # (on a very slow machine the limit may pass before the first step: n_adam = 0)
+    assert r.stop_reason == "time_limit" and r.n_lbfgs == 0 and 0 <= r.n_adam < 10**7
     assert len(r.history) == r.steps and np.isfinite(r.objective)
     r = train(X, Y, width=8, reg=0.01, steps=300, seed=0, progress=False)
     assert r.stop_reason in ("converged", "stalled", "steps")
