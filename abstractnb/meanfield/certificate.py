@@ -20,8 +20,9 @@ REFINE_TOL = 1e-10
 REFINE_ROUNDS = 100
 
 
-def _unpack(net, activation, bias, parametrization):
-    """(weights, readout, activation, bias, parametrization) from any accepted network description."""
+def _unpack(net, activation, bias, parametrization, who: str = "certify"):
+    """(weights, readout, activation, bias, parametrization) from any accepted network description
+    (``who`` names the caller in the error message)."""
     if isinstance(net, Solution):
         W, A = net.network_params() if net.mean_field_limit else net.params
         return list(W), A, net.phi or net.activation, net.bias, net.parametrization
@@ -44,7 +45,7 @@ def _unpack(net, activation, bias, parametrization):
         W = [as_matrix(w, f"weights[{l}]") for l, w in enumerate(W)]
         A = as_matrix(A, "readout")
         return W, A, activation, bias, parametrization
-    raise ValueError("certify expects a training.TrainResult, a training.Network, a Solution or a "
+    raise ValueError(f"{who} expects a training.TrainResult, a training.Network, a Solution or a "
                      f"(weights, readout) tuple; got {type(net).__name__}")
 
 

@@ -74,7 +74,7 @@ from .._validate import as_bool, as_matrix, as_seed, positive, positive_int
 from ..activations import get_activation
 from ..arrangement import enumerate_faces, price
 from ..preactivations import reduce_inputs
-from .certificate import certify
+from .certificate import _unpack, certify
 from .results import GAP_TOL, Certificate, _Bounded, _certified
 from .solver import solve
 
@@ -222,27 +222,6 @@ _PROVES = ("Each layer is compared with every layer of any width under its own c
            "lowers J by more than its gap (a blockwise optimum). It is NOT a proof that the network "
            "is a global minimum of the deep objective: no lower bound on J over all deep networks "
            "follows from these.")
-
-
-def _unpack(net, activation, bias, parametrization):
-    """(weights, readout, activation name, bias, parametrization) of a TrainResult, Network or tuple."""
-    inner = getattr(net, "network", None)
-    if inner is not None and hasattr(inner, "params"):  # a TrainResult
-        net = inner
-    if hasattr(net, "params") and callable(net.params) and hasattr(net, "readout"):
-        W, A = net.params()
-        return list(W), A, net.activation, bool(net.bias), net.parametrization
-    if isinstance(net, (tuple, list)) and len(net) == 2:
-        W, A = net
-        if isinstance(W, np.ndarray):
-            W = [W]
-        if not isinstance(W, (list, tuple)) or not W:
-            raise ValueError("weights must be a 2-D array or a non-empty list of 2-D arrays; "
-                             f"got {type(W).__name__}")
-        W = [as_matrix(w, f"weights[{l}]") for l, w in enumerate(W)]
-        return W, as_matrix(A, "readout"), activation, as_bool(bias, "bias"), parametrization
-    raise ValueError("certify_layers expects a training.TrainResult, a training.Network or a "
-                     f"(weights, readout) tuple; got {type(net).__name__}")
 
 
 def _check_supported(act, parametrization, depth) -> str:
@@ -439,7 +418,7 @@ def certify_layers(result, X, Y, *, reg: float, activation="relu", bias: bool = 
         callables), for the mean-field parametrisation with more than one layer, and for
         shapes that do not fit ``X`` and ``Y``.
     """
-    W, A, act, bias, parametrization = _unpack(result, activation, bias, parametrization)
+    W, A, act, bias, parametrization = _unpack(result, activation, bias, parametrization, "certify_layers")
     name = _check_supported(act, parametrization, len(W))
     X = as_matrix(X, "X")
     Y = as_matrix(Y, "Y", rows=X.shape[0])
@@ -508,7 +487,7 @@ def resolve_last_layer(result, X, Y, *, reg: float, width: int | None = None, ac
     """
     from ..training import Network
 
-    W, A, act, bias, parametrization = _unpack(result, activation, bias, "standard")
+    W, A, act, bias, parametrization = _unpack(result, activation, bias, "standard", "resolve_last_layer")
     name = _check_supported(act, parametrization, len(W))
     if parametrization != "standard":
         raise ValueError("resolve_last_layer works in the standard parametrisation; got 'mean_field'")
