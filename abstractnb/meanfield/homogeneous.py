@@ -153,7 +153,7 @@ def _solve_homogeneous(pb: Problem, tol, progress, max_iter, max_faces, seed, de
         cand, mass, it, used = run.directions, run.masses * (u.sY / u.sL), run.rounds, run.solver
     else:
         cand, mass, it, used = np.zeros((0, 0)), np.zeros(0), 0, "none"
-    gamma = P * reg
+    gamma = pb.gamma
     # Drop atoms whose share of the output, m_j ||h_j|| (||Z^T h_j|| = 1), is at rounding level.
     share = mass * np.linalg.norm(phi(cand @ L.T), axis=1) if r else mass
     support = share > 1e-10 * max(np.abs(Y).max(), share.max(initial=0.0))
@@ -164,8 +164,9 @@ def _solve_homogeneous(pb: Problem, tol, progress, max_iter, max_faces, seed, de
     m, v = m[m > 0], v[m > 0]
     # Output vectors b_j = m_j Z^T h_j: the ridge-optimal readout for these atoms (KKT).
     if v.shape[0]:
-        _, Zm, _ = _kernel_objective(phi(v @ L.T).T, m, Y, reg)
-        b = m[:, None] * (phi(v @ L.T) @ Zm)
+        Hv = phi(v @ L.T)  # (n, P)
+        _, Zm, _ = _kernel_objective(Hv.T, m, Y, reg)
+        b = m[:, None] * (Hv @ Zm)
     else:
         b = np.zeros((0, Y.shape[1]))
     # Rebuild the finite network in original coordinates and evaluate J with THE objective.

@@ -121,7 +121,6 @@ def _check_solver(solver, solver_options) -> tuple[str, dict]:
     return solver.upper(), dict(solver_options)
 
 
-
 def _reduced(X, bias):
     red = reduce_inputs(X, bias)
     return red.L, red.V
