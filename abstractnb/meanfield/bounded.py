@@ -8,10 +8,9 @@ import numpy as np
 from .conic import _mf_master
 from .energy import MAX_RANK, energy_lower_bound
 from .energy import energy as _energy
-from .duality import _kernel_objective, dual_point
+from .duality import _kernel_objective, dual_point, mean_field_bound
 from .homogeneous import STALL_ROUNDS, _caratheodory, _dedupe_against
 from .problem import Problem, _bar, _past, _reduced
-from .duality import dual_value
 from .results import GAP_TOL, Solution, _certified
 
 
@@ -112,7 +111,7 @@ def _solve_bounded(pb: Problem, tol, progress, max_iter, seed, deadline) -> Solu
         level = float(p @ E)
         sup = p > 1e-9
         Vm, Em = _min_energy(L, Z, cand[sup], seed + it, act)
-        gap = J_m - (dual_value(Z, Y, reg) + reg * Em[0])
+        gap = J_m - mean_field_bound(Z, Y, reg, Em[0])
         gaps.append(gap / J_m)
         if best is None or gaps[-1] < best[0]:
             best = (gaps[-1], cand, p)
@@ -148,7 +147,7 @@ def _solve_bounded(pb: Problem, tol, progress, max_iter, seed, deadline) -> Solu
     F = Kern @ Zs
     Z = dual_point(Y, F, reg)
     min_V, exact = _energy_min(L, Z, act, J, reg, v, seed + 7919, deadline)
-    lb = dual_value(Z, Y, reg) + reg * min_V
+    lb = mean_field_bound(Z, Y, reg, min_V)
     certified = _certified(exact, J, lb)
     dirs = v @ V.T
     readout = Phi.T @ Z

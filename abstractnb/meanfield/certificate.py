@@ -9,7 +9,7 @@ from .. import objective as _obj
 from .._validate import as_bool, as_matrix, as_seed, positive, positive_int
 from ..arrangement import enumerate_faces
 from .bounded import _energy_min
-from .duality import _dual_bound, dual_point, dual_value
+from .duality import _dual_bound, dual_point, mean_field_bound
 from .homogeneous import _column_generation, _exact_c, _Run
 from .problem import BOUNDED, _check_progress, _deadline, _normalise, _past, _reduced, _Units, make_problem
 from .results import GAP_TOL, Certificate, Solution, _certified
@@ -122,7 +122,7 @@ def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: boo
     if pb.family == BOUNDED:
         U = W[-1] @ V  # the network's own units are natural starts of the energy search
         min_V, exact = _energy_min(L, Z0, act, J, reg, U, seed, deadline)
-        lb = dual_value(Z0, Y, reg) + reg * min_V + const
+        lb = mean_field_bound(Z0, Y, reg, min_V) + const
         how = ("a certified lower bound on min_v V(v) (branch and bound): a proof" if exact else
                "min_v V(v) from a multistart search: NOT a proof")
         return Certificate(**record, lower_bound=float(lb), gap=float(J - lb),

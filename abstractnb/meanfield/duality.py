@@ -53,3 +53,9 @@ def _dual_bound(Z0, Y, reg, gamma, c):
     if c > 0:
         t = min(t, 1.0 / c)
     return dual_value(t * Z0, Y, reg), t
+
+
+def mean_field_bound(Z, Y, reg: float, min_energy: float) -> float:
+    r"""The mean-field lower bound :math:`\mathcal D(Z) + \lambda\min_v V(v)` (valid for every
+    :math:`Z` when ``min_energy`` is at most :math:`\min_v V`; see the package docstring)."""
+    return dual_value(Z, Y, reg) + reg * float(min_energy)
