@@ -142,24 +142,33 @@ def morph_figure(S, alphas: Sequence[float] = (0.0, 0.5, 1.0), *, noise: float =
     return fig
 
 
-def _render_png(S, alpha: float, values: dict[str, float]) -> bytes:
-    # A Figure outside pyplot: nothing is auto-displayed or left open by the explorer.
+def _png(figsize: tuple[float, float], draw) -> bytes:
+    """PNG bytes of ``draw(fig)`` on a Figure outside pyplot: an explorer's redraw neither
+    displays a figure nor leaves one open."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     with style():
-        fig = Figure(figsize=(7.0, 3.2))
+        fig = Figure(figsize=figsize)
         FigureCanvasAgg(fig)
-        ax = fig.add_subplot(1, 2, 1, projection="3d")
-        plot_geometry(morph_code(S, alpha), S, ax=ax, title=rf"$H(\alpha)$, $\alpha = {alpha:.2f}$")
-        ax2 = fig.add_subplot(1, 2, 2)
-        plot_metrics({_LABELS[m]: values[m] for m in METRIC_NAMES}, ax=ax2, hline=0.5)
-        ax2.set_title("metrics (dashed: chance for CCGP)")
-        ax2.tick_params(axis="x", labelsize=8)
-        fig.subplots_adjust(wspace=0.35, left=0.02, right=0.98, bottom=0.12)
+        draw(fig)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=100)
     return buf.getvalue()
+
+
+def _render_png(S, alpha: float, values: dict[str, float]) -> bytes:
+    return _png((7.0, 3.2), lambda fig: _draw_morph(fig, S, alpha, values))
+
+
+def _draw_morph(fig, S, alpha: float, values: dict[str, float]) -> None:
+    ax = fig.add_subplot(1, 2, 1, projection="3d")
+    plot_geometry(morph_code(S, alpha), S, ax=ax, title=rf"$H(\alpha)$, $\alpha = {alpha:.2f}$")
+    ax2 = fig.add_subplot(1, 2, 2)
+    plot_metrics({_LABELS[m]: values[m] for m in METRIC_NAMES}, ax=ax2, hline=0.5)
+    ax2.set_title("metrics (dashed: chance for CCGP)")
+    ax2.tick_params(axis="x", labelsize=8)
+    fig.subplots_adjust(wspace=0.35, left=0.02, right=0.98, bottom=0.12)
 
 
 def _metrics_html(alpha: float, values: dict[str, float]) -> str:
@@ -313,8 +322,6 @@ def optimum_explorer(S, *, reg: float = 0.05, geometry: str = "aligned", bias: b
         ``values`` and ``update()``.
     """
     import ipywidgets as widgets
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     S = as_latents(S)
     reg = positive(reg, "reg")
@@ -335,13 +342,8 @@ def optimum_explorer(S, *, reg: float = 0.05, geometry: str = "aligned", bias: b
                        f"<td style='padding:0 10px'>certified: {values['certified']}</td>"
                        f"<td style='padding:0 10px'>largest interaction share over all global minima: "
                        f"{values['max interaction']:.2e}</td></tr></table>")
-        with style():
-            fig = Figure(figsize=(7.6, 2.7))
-            FigureCanvasAgg(fig)
-            _draw_optimum(fig, S, sol, values, f"{dropdown.value}, λ = {slider.value:.3g}")
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=100)
-        image.value = buf.getvalue()
+        image.value = _png((7.6, 2.7), lambda fig: _draw_optimum(
+            fig, S, sol, values, f"{dropdown.value}, λ = {slider.value:.3g}"))
         return values
 
     for w in (slider, dropdown, checkbox):
