@@ -86,6 +86,10 @@ class Arrangement:
     linear : True for a linear activation (equal slopes): a single "face" (all of
         :math:`\mathbb{R}^r`, no sign constraints, :math:`D = aI`)
     slopes : :math:`(a_-, a_+)`, the slopes of the activation the features were built for
+    n_walls : the last ``n_walls`` rows of ``L`` are not conditions but the walls of a cone
+        :math:`C = \{v : L_{\text{wall}} v \ge 0\}` (a fundamental domain of a symmetry,
+        :mod:`abstractnb.symmetry`): only the faces inside :math:`C` are listed, and the
+        walls carry no feature (dual points are padded with zero rows for them)
     """
 
     L: np.ndarray
@@ -94,6 +98,7 @@ class Arrangement:
     blocks: tuple[FaceBlock, ...]
     linear: bool = False
     slopes: tuple[float, float] = (0.0, 1.0)
+    n_walls: int = 0
 
     @property
     def n_faces(self) -> int:
@@ -102,7 +107,20 @@ class Arrangement:
     def scaled(self, a: float) -> "Arrangement":
         """The arrangement of ``a * L`` (a > 0): the same faces, features scaled by ``a``."""
         blocks = tuple(FaceBlock(b.index, b.basis, a * b.features) for b in self.blocks)
-        return Arrangement(a * self.L, self.signs, self.dims, blocks, self.linear, self.slopes)
+        return Arrangement(a * self.L, self.signs, self.dims, blocks, self.linear, self.slopes,
+                           self.n_walls)
+
+    def symmetrize(self, Z: np.ndarray) -> np.ndarray:
+        """The dual point that :meth:`price` prices: ``Z`` itself (see
+        :class:`abstractnb.symmetry.SymmetricArrangement`, which averages it over a group)."""
+        return Z
+
+    def price(self, Z: np.ndarray, *, threshold: float | None = None,
+              max_directions: int = 200) -> "Pricing":
+        """:func:`price` over these faces (dual point ``Z`` of shape (P, K), one row per condition)."""
+        if self.n_walls:
+            Z = np.vstack([Z, np.zeros((self.n_walls, Z.shape[1]))])
+        return price(self, Z, threshold=threshold, max_directions=max_directions)
 
     def rays(self) -> np.ndarray:
         """Unit directions of the 1-dimensional faces, (n_rays, r), oriented inside their face."""
@@ -129,12 +147,13 @@ def _ambiguous(x: np.ndarray, scale: float, upper: float) -> bool:
     return bool(np.any((a > ZERO_TOL * scale) & (a <= upper * scale)))
 
 
-def cocircuits(L: np.ndarray) -> np.ndarray | None:
+def cocircuits(L: np.ndarray, n_walls: int = 0) -> np.ndarray | None:
     """Sign vectors of the rays (1-dimensional faces) of the arrangement, both orientations.
 
     A ray spans the null space of r-1 independent rows of L. Returns (n, P) int8, or None
     when there are more than ``MAX_SUBSETS`` row subsets to try, or when L is so close to a
     degenerate configuration that the signs cannot be decided reliably (see ``ZERO_TOL``).
+    With ``n_walls``, only the rays on the nonnegative side of the last ``n_walls`` rows.
     """
     P, r = L.shape
     scale = np.abs(L).max()
@@ -153,7 +172,10 @@ def cocircuits(L: np.ndarray) -> np.ndarray | None:
         return None
     sg = _sign_vectors(U @ L.T, L)
     sg = sg[np.any(sg != 0, axis=1)]
-    return np.unique(np.vstack([sg, -sg]), axis=0)
+    sg = np.unique(np.vstack([sg, -sg]), axis=0)
+    if n_walls:
+        sg = sg[np.all(sg[:, L.shape[0] - n_walls:] >= 0, axis=1)]
+    return sg
 
 
 def _keys(pos: np.ndarray, neg: np.ndarray, P: int) -> np.ndarray:
@@ -176,22 +198,24 @@ def _masks(sg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pos, neg
 
 
-def covectors(L: np.ndarray, max_faces: int = 300_000,
-              deadline: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+def covectors(L: np.ndarray, max_faces: int = 300_000, deadline: float | None = None,
+              n_walls: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
     """All nonzero covectors (sign vectors of faces) of the rows of L, or None above ``max_faces``
     (or once ``time.perf_counter()`` passes ``deadline``).
 
     Every covector of an oriented matroid is a composition :math:`C_1\\circ\\cdots\\circ C_k` of
     cocircuits (:math:`(X\\circ C)_\\mu = X_\\mu` if :math:`X_\\mu \\ne 0` else :math:`C_\\mu`),
     so the closure of the cocircuits under composition with a cocircuit is the face set; only
-    conformal pairs (no opposite signs) are needed.
+    conformal pairs (no opposite signs) are needed. With ``n_walls``, the faces inside the cone
+    where the last ``n_walls`` rows are >= 0: each is a composition of its facet and one of its
+    rays, both inside the cone, so the closure of the rays inside the cone gives them all.
     Sign vectors are handled as pairs of bit masks (P <= 64). Returns the (n, P) int8 sign
     vectors and their supports as bit masks (uint64), or None.
     """
     P = L.shape[0]
     if P > 64:
         return None
-    coc = cocircuits(L)
+    coc = cocircuits(L, n_walls)
     if coc is None:
         return None
     cp, cn = _masks(coc)
@@ -234,9 +258,9 @@ def covectors(L: np.ndarray, max_faces: int = 300_000,
 
 
 def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = False,
-                    slopes: tuple[float, float] = (0.0, 1.0),
-                    deadline: float | None = None) -> Arrangement | None:
-    """Enumerate the faces of the arrangement of the rows of ``L`` (see module docstring).
+                    slopes: tuple[float, float] = (0.0, 1.0), deadline: float | None = None,
+                    walls: np.ndarray | None = None) -> Arrangement | None:
+    r"""Enumerate the faces of the arrangement of the rows of ``L`` (see module docstring).
 
     Returns None when there are more than ``max_faces`` faces, when ``time.perf_counter()``
     passes ``deadline`` before the enumeration ends, or when the inputs are too
@@ -244,6 +268,11 @@ def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = F
     pricing is out of reach and callers fall back to a search). ``slopes = (a_-, a_+)`` of the
     activation set the features (ReLU by default); with equal slopes, or ``linear=True`` (the
     identity), there is a single face, the whole space.
+
+    ``walls`` (m, r): only the faces inside the cone :math:`C = \{v : \text{walls}\,v \ge 0\}`
+    (a fundamental domain of a symmetry of the problem, :mod:`abstractnb.symmetry`), cut
+    along the walls; the result's ``L`` has the walls as its last rows
+    (:attr:`Arrangement.n_walls`). Not for linear activations (one face already).
     """
     P, r = L.shape
     lo, hi = (1.0, 1.0) if linear else (float(slopes[0]), float(slopes[1]))
@@ -253,10 +282,30 @@ def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = F
     if linear:
         blk = FaceBlock(np.array([0]), np.eye(r)[None], hi * L[None])
         return Arrangement(L, np.ones((1, P), np.int8), np.array([r]), (blk,), True, (lo, hi))
-    out = covectors(L, max_faces, deadline)
+    n_walls = 0 if walls is None else int(np.shape(walls)[0])
+    if n_walls:
+        L = np.vstack([L, walls])
+        P = L.shape[0]
+    out = covectors(L, max_faces, deadline, n_walls)
     if out is None:
         return None
     sg, support = out
+    return faces_from_signs(L, sg, support, slopes=(lo, hi), n_walls=n_walls)
+
+
+def faces_from_signs(L: np.ndarray, sg: np.ndarray, support: np.ndarray, *,
+                     slopes: tuple[float, float] = (0.0, 1.0), n_walls: int = 0,
+                     orbit_sizes: np.ndarray | None = None) -> Arrangement | None:
+    r"""The :class:`Arrangement` of given faces: their spans, bases and features.
+
+    ``sg`` (n, P) int8 sign vectors of faces of the rows of ``L`` (P, r), ``support`` (n,)
+    their supports as bit masks. The faces must cut the unit sphere into cells (a face of
+    dimension k is a (k-1)-cell), which is checked by the Euler characteristic: that of the
+    sphere, or 1 inside a cone with interior (``n_walls``); with ``orbit_sizes``, each face
+    stands for its whole orbit under a symmetry (:mod:`abstractnb.symmetry`) and counts that
+    many times. Returns None when the check fails or a span cannot be decided reliably.
+    """
+    P, r = L.shape
     # Faces with the same zero set share their span (a flat of the arrangement).
     codes, first, flat_of = np.unique(support, return_index=True, return_inverse=True)
     flats = sg[first] == 0
@@ -278,19 +327,22 @@ def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = F
         for f, rank, vt in zip(idx, ranks, Vt):
             flat_basis[f] = vt[rank:].T
     dims = np.array([flat_basis[f].shape[1] for f in flat_of])
-    # The faces cut the unit sphere S^{r-1} into cells (a face of dimension k gives a (k-1)-cell):
-    # inconsistent signs show up as a wrong Euler characteristic, or as a face of dimension 0.
-    f_k = np.bincount(dims, minlength=r + 1)
-    if f_k[0] or int(np.sum(f_k[1:] * (-1) ** np.arange(r))) != 1 + (-1) ** (r - 1):
+    # Inconsistent signs show up as a wrong Euler characteristic, or as a face of dimension 0.
+    # Inside a cone with interior (walls), the cells cut a contractible piece of the sphere.
+    weights = np.ones(dims.size, np.int64) if orbit_sizes is None else np.asarray(orbit_sizes, np.int64)
+    f_k = np.bincount(dims, weights=weights, minlength=r + 1).round().astype(np.int64)
+    euler = 1 if n_walls else 1 + (-1) ** (r - 1)
+    if f_k[0] or int(np.sum(f_k[1:] * (-1) ** np.arange(r))) != euler:
         return None
     blocks = []
     for k in np.unique(dims):
         idx = np.flatnonzero(dims == k)
         basis = np.stack([flat_basis[flat_of[i]] for i in idx])
-        d = _slope_of(sg[idx], (lo, hi))
+        d = _slope_of(sg[idx], slopes)
+        d[:, P - n_walls:] = 0.0  # walls are not conditions: no feature
         features = d[:, :, None] * np.einsum("pr,nrk->npk", L, basis)
         blocks.append(FaceBlock(idx, basis, features))
-    return Arrangement(L, sg, dims, tuple(blocks), False, (lo, hi))
+    return Arrangement(L, sg, dims, tuple(blocks), False, tuple(map(float, slopes)), n_walls)
 
 
 def _slope_of(signs: np.ndarray, slopes: tuple[float, float]) -> np.ndarray:

@@ -9,12 +9,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import objective as _obj
-from ..arrangement import Pricing, enumerate_faces, price, search_price
+from ..arrangement import Arrangement, Pricing, enumerate_faces, search_price
+from ..symmetry import symmetric_faces
 from .conic import _group_lasso
 from .duality import _dual_bound, _kernel_objective, dual_point
 from .problem import Problem, _bar, _normalise, _past, _reduced, _Units
 from .results import GAP_TOL, Solution, _certified, relative_gap
 
+#: Most new directions per column-generation round (a symmetric problem adds whole orbits of
+#: up to :data:`abstractnb.symmetry.ORBIT_REPS` of them).
+NEW_COLUMNS = 64
 #: Default stopping tolerance of :func:`solve`: relative duality gap of the column generation
 #: (a hundred times below ``GAP_TOL``, so that a converged solve is certified with room to spare).
 SOLVE_TOL = 1e-8
@@ -133,6 +137,9 @@ def _solve_homogeneous(pb: Problem, tol, progress, max_iter, max_faces, seed, de
     r = L.shape[1]
     u = _normalise(L, Y, reg)
     arr = enumerate_faces(u.L, max_faces=max_faces, slopes=act.slopes, deadline=deadline) if r else None
+    if arr is None and r and not act.linear and not _past(deadline):
+        # Too many faces: a symmetry of the problem may leave few of them to price.
+        arr = symmetric_faces(u.L, u.Y, slopes=act.slopes, max_faces=max_faces, deadline=deadline)
     exact = arr is not None or r == 0
     out_of_time = not exact and _past(deadline)
     rng = np.random.default_rng(seed)
@@ -180,7 +187,10 @@ def _solve_homogeneous(pb: Problem, tol, progress, max_iter, max_faces, seed, de
     J = _obj.objective(X, Y, [W0], A0, reg=reg, activation=act, bias=bias, parametrization="standard")
     F, (Hn,) = _obj.forward(X, [W0], A0, activation=act, bias=bias, parametrization="standard")
     Z = dual_point(Y, F, reg)
-    # c(Z) of the network's own dual point (what `dual` and `max_dual_constraint` report) ...
+    # c(Z) of the network's own dual point (what `dual` and `max_dual_constraint` report;
+    # with a symmetry, of its group average, which is never a worse dual point) ...
+    if arr is not None:
+        Z = arr.symmetrize(Z)
     c, exact_c, _ = _exact_c(arr, u.L, Z * u.sL, exact, seed, v, act.slopes)
     lb, _ = _dual_bound(Z, Y, reg, gamma, c)
     # ... and the best exactly priced dual point of the column generation: every priced dual
@@ -192,6 +202,11 @@ def _solve_homogeneous(pb: Problem, tol, progress, max_iter, max_faces, seed, de
     reason = run.reason if run is not None else "zero network"
     note = ("exact: c(Z) computed by enumerating all faces of the arrangement; the gap is a proof "
             "of global optimality up to floating-point error")
+    if exact_c and not isinstance(arr, Arrangement) and arr is not None:
+        note = (f"exact: c computed at the group average of the dual point (the problem is invariant "
+                f"under {arr.symmetry.order} signed permutations of the latents; the average is never "
+                f"a worse dual point) by pricing {arr.n_faces} faces, one per orbit or those of a fundamental domain; "
+                "the gap is a proof of global optimality up to floating-point error")
     if not exact_c:
         why = ("the time limit ran out during the enumeration" if out_of_time else
                f"more than max_faces={max_faces}, or inputs too close to a degenerate configuration "
@@ -218,7 +233,7 @@ def _solve_homogeneous(pb: Problem, tol, progress, max_iter, max_faces, seed, de
         params=params, hidden=[hidden], max_dual_constraint=float(c), exact_pricing=bool(exact_c),
         iterations=it, n_faces=arr.n_faces if arr is not None else 0, time=time.perf_counter() - t0,
         solver=used, reg=reg, activation=act.name, bias=bool(bias), parametrization=parametrization,
-        X=X, Y=Y, note=note, arrangement=arr.scaled(u.sL) if arr is not None else None,
+        X=X, Y=Y, note=note, arrangement=arr.scaled(u.sL) if isinstance(arr, Arrangement) else None,
         stop_reason=reason, phi=act)
 
 
@@ -287,7 +302,7 @@ def _nuclear_norm_run(u: _Units, act, arr, tol, deadline) -> _Run:
     if mass.size:
         mass = _polish(H, mass, Y, reg)
     upper, Z, _ = _kernel_objective(H, mass, Y, reg) if mass.size else (0.0, Y / (P * reg), None)
-    pr = price(arr, Z)
+    pr = arr.price(Z)
     lower = _dual_bound(Z, Y, reg, P * reg, pr.value)[0]
     return _Run(dirs, mass, it, "proximal gradient", Z, pr, float(lower), float(upper),
                 "time_limit" if _past(deadline) else "converged")
@@ -338,7 +353,10 @@ def _column_generation(u: _Units, act, arr, cand, tol, max_iter, solver, solver_
         atoms = cand
         prev = {i: float(x) for i, x in enumerate(mass) if x > 0}
         upper, Z, _ = _kernel_objective(H, mass, Y, reg)
-        pr = _price(arr, L, Z, threshold=1 + tol, starts=cand[mass > 0], seed=seed + it, slopes=act.slopes)
+        if arr is not None:
+            Z = arr.symmetrize(Z)
+        pr = _price(arr, L, Z, threshold=1 + tol, starts=cand[mass > 0], seed=seed + it, slopes=act.slopes,
+                    max_directions=NEW_COLUMNS)
         lb = _dual_bound(Z, Y, reg, gamma, pr.value)[0]
         if lb > best_lb:
             best_lb, best_Z, best_pr = lb, Z, pr
@@ -352,7 +370,7 @@ def _column_generation(u: _Units, act, arr, cand, tol, max_iter, solver, solver_
                 and gaps[-1] > 0.9 * gaps[-1 - STALL_ROUNDS]):
             reason = "stalled"
             break
-        new = pr.directions[:64]
+        new = pr.directions
         keep = _dedupe_against(new, cand)
         if keep.size == 0:
             reason = "stalled"
@@ -363,11 +381,12 @@ def _column_generation(u: _Units, act, arr, cand, tol, max_iter, solver, solver_
 
 
 
-def _price(arr, L, Z, *, threshold, starts, seed, slopes):
+def _price(arr, L, Z, *, threshold, starts, seed, slopes, max_directions=200):
     """Exact pricing over the faces of ``arr``, or (``arr`` None) a multistart search."""
     if arr is not None:
-        return price(arr, Z, threshold=threshold)
-    return search_price(L, Z, threshold=threshold, starts=starts, seed=seed, slopes=slopes)
+        return arr.price(Z, threshold=threshold, max_directions=max_directions)
+    return search_price(L, Z, threshold=threshold, starts=starts, seed=seed, slopes=slopes,
+                        max_directions=max_directions)
 
 
 def _exact_c(arr, L, Z, exact, seed, starts, slopes):
@@ -380,10 +399,17 @@ def _exact_c(arr, L, Z, exact, seed, starts, slopes):
 
 def _dedupe_against(new: np.ndarray, old: np.ndarray, tol: float = 1e-9) -> np.ndarray:
     """Indices of rows of ``new`` that are not (within tol) rows of ``old``."""
-    if old.shape[0] == 0:
+    if old.shape[0] == 0 or new.shape[0] == 0:
         return np.arange(new.shape[0])
-    d = np.min(np.linalg.norm(new[:, None, :] - old[None, :, :], axis=2), axis=1)
-    return np.flatnonzero(d > tol)
+    # Equal rows round to equal keys; the few rows left are compared by distance, in chunks
+    # (orbits of a symmetry bring thousands of rows at once).
+    old_keys = {row.tobytes() for row in np.round(old / tol).astype(np.int64)}
+    left = np.array([i for i, row in enumerate(np.round(new / tol).astype(np.int64))
+                     if row.tobytes() not in old_keys], dtype=int)
+    step = max(1, 2_000_000 // old.shape[0])
+    far = [np.min(np.linalg.norm(new[left[i:i + step], None, :] - old[None], axis=2), axis=1) > tol
+           for i in range(0, left.size, step)]
+    return left[np.concatenate(far)] if far else left
 
 
 
