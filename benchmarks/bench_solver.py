@@ -7,8 +7,10 @@ then training with a budget fixed in advance (2,000 Adam steps + the L-BFGS poli
 64 and 256, ``--seeds`` seeds): how many runs end within 1e-4 (relative) of the certified
 J*, their median time, and the ratio training time / solve time.
 
-Usage: ``python benchmarks/bench_solver.py [--seeds 3] [--repeats 3] [--quick]``
-(``--quick``: one seed, one repeat, width 64 only, P <= 8).
+Usage: ``python benchmarks/bench_solver.py [--seeds 3] [--repeats 3] [--quick] [--time-limit 300]
+[--no-train]`` (``--quick``: one seed, one repeat, width 64 only, P <= 8; ``--no-train``: the
+solver's columns only). Rows: Issue 9's table, the same families at P = 16 with 1 to 4
+outputs, and the large latent problems (whitened D = 4, aligned D = 5 and 6).
 
 Profile of the slowest case before and after the changes of Issue 16 / Issue 7 (aligned
 inputs, three random linear tasks, D = 3; measured on the 2-core development machine):
@@ -16,7 +18,28 @@ before, 100 column-generation rounds (the round cap) in 152 s, because the stopp
 asked for an absolute gap of 1e-8 that the interior-point master cannot deliver, and the
 bound was taken from the last dual point only; after, the problem is solved in internal
 units, every exactly priced dual point is kept and the rule is relative: 13 rounds, about
-2 s, relative gap 6e-10.
+2 s, relative gap 6e-10. With the active-set master and the K x K pricing path: 11 rounds,
+0.1-0.2 s.
+
+Profile of the large latent problems before and after the symmetric pricing
+(:mod:`abstractnb.symmetry`; cProfile, lightly loaded machine):
+
+* whitened, Y = S, D = 4 (P = r = 16, 3^16 - 1 = 43 M faces): before, 225 s and NOT
+  certified (the enumeration gives up, a search prices). After, 8.4 s, certified in 2
+  rounds: the failed full enumeration 1.3 s, the 132,101 orbit representatives 1.7 s and
+  their spans and features 1.4 s, three exact pricings 2.9 s.
+* aligned, Y = S, D = 5 (P = 32, 1.3 M faces): before, 46 s, NOT certified. After, 18.6 s,
+  certified in 1 round: the failed full enumeration 7 s, the 2,567 faces of the Weyl chamber
+  9.6 s (almost all of it the rays of the 32 + 5 hyperplanes, by subsets), pricing 0.2 s.
+
+Measured with ``--no-train --repeats 1 --time-limit 120`` while another process trained
+networks on the same two cores (times inflated about 2x): every problem of Issue 9's
+table and every aligned P = 16 family certified (0.01-3.7 s); whitened D = 4 certified in
+16 s, aligned D = 5 in 62 s. NOT certified: whitened inputs with linear tasks at D = 4 and
+random embeddings of dimension 8 and 16 at D = 4 (r = 9 and 16, no symmetry: up to 43 M
+faces, priced by a search, 22-98 s), and aligned D = 6 (P = 64: the chamber has 179 rays,
+but its faces need sign vectors of 70 entries, more than the 64-bit masks of
+:func:`abstractnb.arrangement.covectors`).
 """
 from __future__ import annotations
 
@@ -36,33 +59,43 @@ ADAM_STEPS = 2000
 
 
 def grid(quick: bool):
-    """(name, X, Y) of the problems in Issue 9's table."""
-    out = []
-    for D in (2, 3, 4):
-        S = tasks.binary_latents(D)
-        out.append((f"aligned, Y = S, D = {D}", inputs.aligned(S), tasks.latent_targets(S)))
-    S3, S4 = tasks.binary_latents(3), tasks.binary_latents(4)
+    """(name, X, Y) of the problems in Issue 9's table, then the same families at P = 16 with
+    1 to 4 outputs, then the large latent problems (P = 16, 32, 64)."""
+    S2, S3, S4, S5, S6 = (tasks.binary_latents(D) for D in (2, 3, 4, 5, 6))
+    lat = tasks.latent_targets
+    out = [(f"aligned, Y = S, D = {D}", inputs.aligned(S), lat(S)) for D, S in ((2, S2), (3, S3), (4, S4))]
     out += [
-        ("whitened, Y = S, D = 3", inputs.whitened(S3), tasks.latent_targets(S3)),
+        ("whitened, Y = S, D = 3", inputs.whitened(S3), lat(S3)),
         ("aligned, 3 linear tasks, D = 3", inputs.aligned(S3), tasks.linear_tasks(S3, 3, seed=0)),
         ("aligned, 3 linear tasks, D = 4", inputs.aligned(S4), tasks.linear_tasks(S4, 3, seed=0)),
         ("whitened, 3 linear tasks, D = 3", inputs.whitened(S3), tasks.linear_tasks(S3, 3, seed=0)),
-        ("embedding dim 16, Y = S, D = 3", inputs.random_embedding(S3, 16, seed=0), tasks.latent_targets(S3)),
-        ("embedding dim 8, Y = S, D = 3", inputs.random_embedding(S3, 8, seed=0), tasks.latent_targets(S3)),
-        ("embedding dim 4, Y = S, D = 4", inputs.random_embedding(S4, 4, seed=0), tasks.latent_targets(S4)),
+        ("embedding dim 16, Y = S, D = 3", inputs.random_embedding(S3, 16, seed=0), lat(S3)),
+        ("embedding dim 8, Y = S, D = 3", inputs.random_embedding(S3, 8, seed=0), lat(S3)),
+        ("embedding dim 4, Y = S, D = 4", inputs.random_embedding(S4, 4, seed=0), lat(S4)),
+    ]
+    out += [(f"aligned, {k} linear tasks, D = 4", inputs.aligned(S4), tasks.linear_tasks(S4, k, seed=0))
+            for k in (1, 2, 4)]
+    out += [(f"whitened, {k} linear tasks, D = 4", inputs.whitened(S4), tasks.linear_tasks(S4, k, seed=0))
+            for k in (1, 2, 3, 4)]
+    out += [(f"embedding dim {d}, Y = S, D = 4", inputs.random_embedding(S4, d, seed=0), lat(S4))
+            for d in (8, 16)]
+    out += [
+        ("whitened, Y = S, D = 4", inputs.whitened(S4), lat(S4)),
+        ("aligned, Y = S, D = 5", inputs.aligned(S5), lat(S5)),
+        ("aligned, Y = S, D = 6", inputs.aligned(S6), lat(S6)),
     ]
     if quick:
         out = [row for row in out if row[1].shape[0] <= 8]
     return out
 
 
-def time_solver(X, Y, repeats: int):
+def time_solver(X, Y, repeats: int, time_limit: float):
     times, sol = [], None
     for _ in range(repeats):
         t = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            sol = meanfield.solve(X, Y, reg=REG, progress=False, time_limit=600)
+            sol = meanfield.solve(X, Y, reg=REG, progress=False, time_limit=time_limit)
         times.append(time.perf_counter() - t)
     return float(np.median(times)), sol
 
@@ -83,6 +116,8 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per solve")
+    parser.add_argument("--no-train", action="store_true", help="solver columns only")
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.repeats = 1, 1
@@ -90,16 +125,21 @@ def main():
     torch.set_num_threads(1)
     print(f"threads: torch 1, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
           f"training: {ADAM_STEPS} Adam steps + L-BFGS, widths {widths}, {args.seeds} seeds")
-    head = (f"{'problem':34s} {'faces':>7s} {'solve s':>8s} {'rounds':>6s} {'stop':>9s} "
+    head = (f"{'problem':34s} {'P':>3s} {'faces':>7s} {'solve s':>8s} {'rounds':>6s} {'stop':>9s} "
             f"{'rel gap':>8s} {'cert':>5s} {'train ok':>8s} {'train s':>8s} {'ratio':>7s}")
     print(head)
     print("-" * len(head))
     for name, X, Y in grid(args.quick):
-        t_solve, sol = time_solver(X, Y, args.repeats)
-        hits, n, t_train = time_training(X, Y, sol.lower_bound, args.seeds, widths)
-        print(f"{name:34s} {sol.n_faces:7d} {t_solve:8.2f} {sol.iterations:6d} {sol.stop_reason:>9s} "
+        t_solve, sol = time_solver(X, Y, args.repeats, args.time_limit)
+        if args.no_train:
+            hits, n, t_train = 0, 0, float("nan")
+        else:
+            # Without a certificate J* is unknown: compare with the solver's network instead.
+            J_ref = sol.lower_bound if sol.certified else sol.objective
+            hits, n, t_train = time_training(X, Y, J_ref, args.seeds, widths)
+        print(f"{name:34s} {X.shape[0]:3d} {sol.n_faces:7d} {t_solve:8.2f} {sol.iterations:6d} {sol.stop_reason:>9s} "
               f"{sol.relative_gap:8.1e} {str(sol.certified):>5s} {hits:3d}/{n:<4d} {t_train:8.2f} "
-              f"{t_train / t_solve:7.1f}")
+              f"{t_train / t_solve:7.1f}", flush=True)
 
 
 if __name__ == "__main__":
