@@ -178,28 +178,48 @@ def cocircuits(L: np.ndarray, n_walls: int = 0) -> np.ndarray | None:
     return sg
 
 
+def _words(P: int) -> int:
+    return (P + 63) // 64
+
+
 def _keys(pos: np.ndarray, neg: np.ndarray, P: int) -> np.ndarray:
+    """One sortable key per sign vector, from its (n, w) positive and negative bit masks."""
     if P <= 32:
-        return (pos << np.uint64(32)) | neg
-    return np.stack([pos, neg], axis=-1).view(np.dtype((np.void, 16))).ravel()
+        return (pos[:, 0] << np.uint64(32)) | neg[:, 0]
+    pn = np.ascontiguousarray(np.concatenate([pos, neg], axis=1))
+    return pn.view(np.dtype((np.void, 8 * pn.shape[1]))).ravel()
 
 
 def _unkey(keys: np.ndarray, P: int) -> tuple[np.ndarray, np.ndarray]:
     if P <= 32:
-        return keys >> np.uint64(32), keys & np.uint64(0xFFFFFFFF)
-    pn = np.frombuffer(keys.tobytes(), dtype=np.uint64).reshape(-1, 2)
-    return pn[:, 0].copy(), pn[:, 1].copy()
+        return (keys >> np.uint64(32))[:, None], (keys & np.uint64(0xFFFFFFFF))[:, None]
+    w = _words(P)
+    pn = np.frombuffer(keys.tobytes(), dtype=np.uint64).reshape(-1, 2 * w)
+    return pn[:, :w].copy(), pn[:, w:].copy()
 
 
 def _masks(sg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    bits = np.uint64(1) << np.arange(sg.shape[1], dtype=np.uint64)
-    pos = np.bitwise_or.reduce(np.where(sg > 0, bits, np.uint64(0)), axis=1)
-    neg = np.bitwise_or.reduce(np.where(sg < 0, bits, np.uint64(0)), axis=1)
+    """(n, w) uint64 bit masks of the + and - entries (bit mu % 64 of word mu // 64)."""
+    n, P = sg.shape
+    pos = np.zeros((n, _words(P)), np.uint64)
+    neg = np.zeros_like(pos)
+    for k in range(pos.shape[1]):
+        block = sg[:, 64 * k:64 * (k + 1)]
+        bits = np.uint64(1) << np.arange(block.shape[1], dtype=np.uint64)
+        pos[:, k] = np.bitwise_or.reduce(np.where(block > 0, bits, np.uint64(0)), axis=1)
+        neg[:, k] = np.bitwise_or.reduce(np.where(block < 0, bits, np.uint64(0)), axis=1)
     return pos, neg
 
 
+def _signs(pos: np.ndarray, neg: np.ndarray, P: int) -> np.ndarray:
+    """The (n, P) int8 sign vectors of (n, w) bit masks (inverse of :func:`_masks`)."""
+    mu = np.arange(P)
+    word, bit = mu // 64, np.uint64(1) << (mu % 64).astype(np.uint64)
+    return ((pos[:, word] & bit) != 0).astype(np.int8) - ((neg[:, word] & bit) != 0).astype(np.int8)
+
+
 def covectors(L: np.ndarray, max_faces: int = 300_000, deadline: float | None = None,
-              n_walls: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+              n_walls: int = 0, rays: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """All nonzero covectors (sign vectors of faces) of the rows of L, or None above ``max_faces``
     (or once ``time.perf_counter()`` passes ``deadline``).
 
@@ -209,35 +229,34 @@ def covectors(L: np.ndarray, max_faces: int = 300_000, deadline: float | None = 
     conformal pairs (no opposite signs) are needed. With ``n_walls``, the faces inside the cone
     where the last ``n_walls`` rows are >= 0: each is a composition of its facet and one of its
     rays, both inside the cone, so the closure of the rays inside the cone gives them all.
-    Sign vectors are handled as pairs of bit masks (P <= 64). Returns the (n, P) int8 sign
-    vectors and their supports as bit masks (uint64), or None.
+    ``rays``: the cocircuits, when the caller found them (:func:`cocircuits` otherwise).
+    Sign vectors are handled as bit masks. Returns the (n, P) int8 sign vectors and keys of
+    their supports (equal keys, equal supports), or None.
     """
     P = L.shape[0]
-    if P > 64:
-        return None
-    coc = cocircuits(L, n_walls)
+    coc = cocircuits(L, n_walls) if rays is None else rays
     if coc is None:
         return None
     cp, cn = _masks(coc)
-    full = np.uint64((1 << P) - 1) if P < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
+    full = _masks(np.ones((1, P), np.int8))[0][0]
     seen = np.unique(_keys(cp, cn, P))
-    partial = (cp | cn) != full
+    partial = np.any((cp | cn) != full, axis=1)
     fp, fn = cp[partial], cn[partial]
     chunk = max(1, 4_000_000 // max(cp.size, 1))
-    while fp.size:
+    while fp.shape[0]:
         if deadline is not None and time.perf_counter() > deadline:
             return None
         new = []
-        for i in range(0, fp.size, chunk):
+        for i in range(0, fp.shape[0], chunk):
             if deadline is not None and time.perf_counter() > deadline:
                 return None
             xp, xn = fp[i:i + chunk, None], fn[i:i + chunk, None]
             # A face Y of dimension k is X∘C for a facet X of Y and a ray C of cl(Y): both conform
             # to Y, so pairs with opposite signs somewhere can be skipped.
-            ok = ((xp & cn) | (xn & cp)) == 0
-            free = ~(xp | xn)
+            ok = np.all(((xp & cn) | (xn & cp)) == 0, axis=-1)
             ip, jc = np.nonzero(ok)
-            xp_, xn_, fr = xp[ip, 0], xn[ip, 0], free[ip, 0]
+            xp_, xn_ = xp[ip, 0], xn[ip, 0]
+            fr = ~(xp_ | xn_)
             new.append(np.unique(_keys(xp_ | (cp[jc] & fr), xn_ | (cn[jc] & fr), P)))
             if sum(a.size for a in new) > 4 * max_faces:
                 return None
@@ -249,17 +268,18 @@ def covectors(L: np.ndarray, max_faces: int = 300_000, deadline: float | None = 
         if seen.size > max_faces:
             return None
         p, n = _unkey(new, P)
-        partial = (p | n) != full
+        partial = np.any((p | n) != full, axis=1)
         fp, fn = p[partial], n[partial]
     pos, neg = _unkey(seen, P)
-    bits = np.uint64(1) << np.arange(P, dtype=np.uint64)
-    sg = ((pos[:, None] & bits) != 0).astype(np.int8) - ((neg[:, None] & bits) != 0).astype(np.int8)
-    return sg, pos | neg
+    support = pos | neg
+    key = support[:, 0] if support.shape[1] == 1 else \
+        np.ascontiguousarray(support).view(np.dtype((np.void, 8 * support.shape[1]))).ravel()
+    return _signs(pos, neg, P), key
 
 
 def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = False,
                     slopes: tuple[float, float] = (0.0, 1.0), deadline: float | None = None,
-                    walls: np.ndarray | None = None) -> Arrangement | None:
+                    walls: np.ndarray | None = None, rays: np.ndarray | None = None) -> Arrangement | None:
     r"""Enumerate the faces of the arrangement of the rows of ``L`` (see module docstring).
 
     Returns None when there are more than ``max_faces`` faces, when ``time.perf_counter()``
@@ -272,7 +292,9 @@ def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = F
     ``walls`` (m, r): only the faces inside the cone :math:`C = \{v : \text{walls}\,v \ge 0\}`
     (a fundamental domain of a symmetry of the problem, :mod:`abstractnb.symmetry`), cut
     along the walls; the result's ``L`` has the walls as its last rows
-    (:attr:`Arrangement.n_walls`). Not for linear activations (one face already).
+    (:attr:`Arrangement.n_walls`). Not for linear activations (one face already). ``rays``:
+    the sign vectors of the rays (over the rows of ``L`` and then the walls), when the caller
+    found them in a way that scales better than :func:`cocircuits`.
     """
     P, r = L.shape
     lo, hi = (1.0, 1.0) if linear else (float(slopes[0]), float(slopes[1]))
@@ -286,7 +308,7 @@ def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = F
     if n_walls:
         L = np.vstack([L, walls])
         P = L.shape[0]
-    out = covectors(L, max_faces, deadline, n_walls)
+    out = covectors(L, max_faces, deadline, n_walls, rays)
     if out is None:
         return None
     sg, support = out

@@ -7,7 +7,7 @@ import pytest
 
 from abstractnb import arrangement, inputs, meanfield as mf, tasks, theory
 from abstractnb.preactivations import reduce_inputs
-from abstractnb.symmetry import latent_symmetry, orbit_representatives, symmetric_faces
+from abstractnb.symmetry import chamber_rays, latent_symmetry, orbit_representatives, symmetric_faces
 
 REG = 0.01
 # Both prices are exact up to TIE_SLACK (a tied face may be counted a little high), plus
@@ -100,6 +100,18 @@ def test_orbit_representatives_cover_every_sign_vector_once():
     assert orbit_representatives(sym.perms, max_faces=10) is None
 
 
+@pytest.mark.parametrize("D", [3, 4, 5])
+def test_chamber_rays_are_the_rays_of_the_cut_arrangement_inside_the_chamber(D):
+    """Found through the group (flats split along hyperplane orbits, lines moved into the
+    chamber by reflections) = found by brute force over every row subset of [L; walls]."""
+    S, L, Y = reduced(D)
+    sym = latent_symmetry(L, Y)
+    Lw = np.vstack([L, sym.walls])
+    fast = np.unique(arrangement._sign_vectors(chamber_rays(L, sym) @ Lw.T, Lw), axis=0)
+    brute = np.unique(arrangement.cocircuits(Lw, sym.walls.shape[0]), axis=0)
+    assert np.array_equal(fast, brute)
+
+
 def test_listed_directions_come_in_whole_orbits():
     """At the modular dual point Z* (c = 1) the active units are the 2D modular units: one
     orbit, listed whole, each with its value."""
@@ -141,9 +153,11 @@ def test_whitened_four_latents_are_certified():
     assert abs(sol.objective - closed) <= mf.GAP_TOL * closed
 
 
-def test_aligned_five_latents_are_certified():
-    """P = 32: more faces than max_faces (1.3 million), 2,567 in the chamber."""
-    S = tasks.binary_latents(5)
+@pytest.mark.parametrize("D", [5, 6])
+def test_aligned_five_and_six_latents_are_certified(D):
+    """P = 32: 1.3 million faces, 2,567 in the chamber; P = 64: 35,187 in the chamber (the
+    rays of 64 hyperplanes in R^7 found through the group, sign vectors of 70 entries)."""
+    S = tasks.binary_latents(D)
     X, Y = inputs.aligned(S), tasks.latent_targets(S)
     sol = mf.solve(X, Y, reg=REG)
     assert sol.certified and sol.exact
