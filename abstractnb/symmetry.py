@@ -14,7 +14,7 @@ Then, in reduced coordinates (:math:`\tilde X = LV^\top`), :math:`L_{\pi_g} = L 
 1. The dual objective is concave and invariant, and :math:`c(Z) = \max_{|v|=1}
    \|Z^\top\phi(Lv)\|` is convex and invariant, so the *group average*
    :math:`\bar Z = \frac1{|G|}\sum_g Z_{\pi_g} R_g^\top` is a dual point at least as good as
-   :math:`Z` (:func:`Symmetry.average`); it is equivariant,
+   :math:`Z` (:meth:`Symmetry.average`); it is equivariant,
    :math:`\bar Z_{\pi_g} = \bar Z R_g`.
 2. For an equivariant :math:`\bar Z`, :math:`\|\bar Z^\top\phi(L O_g v)\| =
    \|\bar Z^\top\phi(Lv)\|`, so the maximum over the sphere is the maximum over any set
@@ -73,9 +73,9 @@ class Symmetry:
 
     Attributes
     ----------
-    perms : (|G|, P) int, :math:`\pi_g`: row ``g`` lists, for each condition, its image
-    outputs : (|G|, K, K) orthogonal :math:`R_g` with :math:`Y_{\pi_g} = Y R_g`
-    actions : (|G|, r, r) orthogonal :math:`O_g` with :math:`L_{\pi_g} = L O_g`
+    perms : (order, P) int, :math:`\pi_g`: row ``g`` lists, for each condition, its image
+    outputs : (order, K, K) orthogonal :math:`R_g` with :math:`Y_{\pi_g} = Y R_g`
+    actions : (order, r, r) orthogonal :math:`O_g` with :math:`L_{\pi_g} = L O_g`
     walls : (m, r) unit inner normals of a Weyl chamber of the reflections in the group
         (m = 0 when no element acts as a reflection)
     """
@@ -200,8 +200,8 @@ def _weyl_chamber(actions: np.ndarray) -> np.ndarray:
 class SymmetricArrangement:
     r"""Exact pricing of equivariant dual points on the fundamental domain of a symmetry.
 
-    Wraps the faces to price (:attr:`faces`: those inside a Weyl chamber, an
-    :class:`Arrangement` with walls, or one face per orbit) and the :class:`Symmetry`. :meth:`price` averages the dual point over the group
+    Wraps the faces to price (``faces``: those inside a Weyl chamber, an
+    :class:`~abstractnb.arrangement.Arrangement` with walls, or one face per orbit) and the :class:`Symmetry`. :meth:`price` averages the dual point over the group
     (never worse, see the module docstring) and prices the average exactly; listed directions
     come back as whole orbits, so that column generation keeps a symmetric dictionary.
     """
@@ -346,8 +346,8 @@ def chamber_rays(L: np.ndarray, sym: Symmetry, deadline: float | None = None) ->
 
     A ray inside :math:`C` lies on the walls :math:`T` it touches and spans a line of the
     hyperplanes restricted to the flat :math:`W_T`. For :math:`T = \emptyset` these are the
-    lines of the arrangement itself: listed up to the reflection group (:func:`_flat_rays`)
-    and each moved into :math:`C` (:func:`_canonical`), where every orbit has exactly one
+    lines of the arrangement itself: listed up to the reflection group (``_flat_rays``)
+    and each moved into :math:`C` (``_canonical``), where every orbit has exactly one
     point. For :math:`T \neq \emptyset` the same with the hyperplanes restricted to
     :math:`W_T` (repeated ones merged) and the elements of the group that map :math:`W_T`
     onto itself; every line found is moved into :math:`C`, and those on its boundary kept.
@@ -426,7 +426,7 @@ def _minimal(m: np.ndarray, T: np.ndarray, group: np.ndarray) -> np.ndarray:
 
 def orbit_representatives(perms: np.ndarray, max_faces: int = 300_000):
     r"""One sign vector from each orbit of :math:`\{-,0,+\}^P \setminus \{0\}` under the
-    permutations ``perms`` (|G|, P), with its orbit size; or None above ``max_faces``.
+    permutations ``perms`` (order, P), with its orbit size; or None above ``max_faces``.
 
     When the reduced inputs are square and invertible (:math:`r = P`, e.g. whitened inputs
     with a bias), every sign vector is a face, so these are the faces to price. The
