@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from abstractnb import arrangement, inputs, meanfield as mf, tasks, theory
+from abstractnb import arrangement, inputs, meanfield as mf, tasks, theory, training
 from abstractnb.preactivations import reduce_inputs
 from abstractnb.symmetry import chamber_rays, latent_symmetry, orbit_representatives, symmetric_faces
 
@@ -151,6 +151,21 @@ def test_whitened_four_latents_are_certified():
     assert sol.certified and sol.exact
     closed = theory.modular_optimum(X, S, REG).objective
     assert abs(sol.objective - closed) <= mf.GAP_TOL * closed
+
+
+def test_certify_prices_a_trained_network_through_the_symmetry():
+    """Whitened D = 4: the network's dual point is averaged over the group and priced on one
+    face per orbit, so the bound is a proof; it brackets J* (closed form)."""
+    S = tasks.binary_latents(4)
+    X, Y = inputs.whitened(S), tasks.latent_targets(S)
+    res = training.train(X, Y, width=32, reg=REG, steps=500, seed=0, progress=False)
+    cert = mf.certify(res, X, Y, reg=REG)
+    J_star = theory.modular_optimum(X, S, REG).objective
+    assert cert.exact and "group average" in cert.note
+    assert cert.lower_bound <= J_star * (1 + 1e-12) <= res.objective * (1 + 2e-12)
+    # The refinement stops with its bracket below GAP_TOL / 10 (its stopping rule).
+    assert cert.refine_reason in ("converged", "stalled")
+    assert 0 <= cert.upper_bound - cert.lower_bound <= mf.GAP_TOL / 10 * cert.upper_bound + 1e-12
 
 
 @pytest.mark.parametrize("D", [5, 6])

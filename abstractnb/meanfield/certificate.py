@@ -11,7 +11,9 @@ from ..arrangement import enumerate_faces
 from .bounded import _energy_min
 from .duality import _dual_bound, dual_point, mean_field_bound
 from .homogeneous import _column_generation, _exact_c, _Run
-from .problem import BOUNDED, _check_progress, _deadline, _normalise, _past, _reduced, _Units, make_problem
+from ..symmetry import SymmetricArrangement, symmetric_faces
+from .problem import (BOUNDED, _check_progress, _deadline, _normalise, _one_blas_thread, _past, _reduced,
+                      _Units, make_problem)
 from .results import GAP_TOL, Certificate, Solution, _certified
 
 #: Stopping tolerance of the refinement in :func:`certify` (relative gap of its own master),
@@ -49,6 +51,7 @@ def _unpack(net, activation, bias, parametrization, who: str = "certify"):
                      f"(weights, readout) tuple; got {type(net).__name__}")
 
 
+@_one_blas_thread
 def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: bool = True,
             parametrization: str = "standard", gap_tol: float = GAP_TOL, max_faces: int = 300_000,
             refine: bool = True, seed: int = 0, solver: str = "CLARABEL", progress: bool | None = None,
@@ -132,6 +135,13 @@ def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: boo
     u = _normalise(L, Y, reg)
     r = L.shape[1]
     arr = enumerate_faces(u.L, max_faces=max_faces, slopes=act.slopes, deadline=deadline) if r else None
+    if arr is None and r and not act.linear and not _past(deadline):
+        # A symmetric problem: the group average of the network's dual point is a dual point
+        # at least as good, priced exactly on a fundamental domain (abstractnb.symmetry).
+        arr = symmetric_faces(u.L, u.Y, slopes=act.slopes, max_faces=max_faces, deadline=deadline)
+        if arr is not None:
+            Z0 = arr.symmetrize(Z0)
+            record["dual"] = Z0
     exact = arr is not None or r == 0
     out_of_time = not exact and _past(deadline)
     c, exact_c, _ = _exact_c(arr, u.L, Z0 * u.sL, exact, seed, np.zeros((0, r)), act.slopes)
@@ -156,6 +166,9 @@ def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: boo
     certified = _certified(exact_c, J, lb, gap_tol)
     if exact_c:
         note = "exact pricing: the lower bound is a proof"
+        if isinstance(arr, SymmetricArrangement):
+            note += (f" (at the group average of the network's dual point: the problem is invariant "
+                     f"under {arr.symmetry.order} signed permutations of the latents)")
     else:
         why = ("the time limit ran out during the enumeration" if out_of_time
                else "too many, or inputs too close to degenerate")

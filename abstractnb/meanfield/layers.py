@@ -75,6 +75,7 @@ from ..activations import get_activation
 from ..arrangement import enumerate_faces, price
 from ..preactivations import reduce_inputs
 from .certificate import _unpack, certify
+from .problem import _one_blas_thread
 from .results import GAP_TOL, Certificate, _Bounded, _certified
 from .solver import solve
 
@@ -380,6 +381,7 @@ def _min_norm_certificate(H_in, W_l, W_next, Z0, T, name, bias, gap_tol, max_fac
                             note=f"exact pricing: the lower bound is a proof (dual point: {frm})")
 
 
+@_one_blas_thread
 def certify_layers(result, X, Y, *, reg: float, activation="relu", bias: bool = True,
                    parametrization: str = "standard", gap_tol: float | None = None, max_faces: int = 300_000,
                    refine: bool = True, seed: int = 0, progress: bool = False,

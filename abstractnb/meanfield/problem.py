@@ -1,10 +1,12 @@
 r"""The problem as one validated value, its internal units, and the controls of long runs."""
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .. import objective as _obj
 from .._validate import as_bool, as_matrix, positive
@@ -177,3 +179,14 @@ def _bar(progress: bool | None, total: int, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, disable=not progress, leave=False, delay=2.0)
+
+
+def _one_blas_thread(fn):
+    """Run ``fn`` with one BLAS thread. The solvers' linear algebra is many small dense
+    problems (P <= 64), where threads only contend: on 2 cores, column generation with four
+    outputs ran 5-7x faster single-threaded (whitened D = 3, four linear tasks: 13.7 s -> 2.5 s)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
+    return wrapper

@@ -4,10 +4,11 @@ from __future__ import annotations
 from .._validate import as_seed, positive, positive_int
 from .bounded import _solve_bounded
 from .homogeneous import SOLVE_TOL, _solve_homogeneous
-from .problem import BOUNDED, _check_progress, _deadline, make_problem
+from .problem import BOUNDED, _check_progress, _deadline, _one_blas_thread, make_problem
 from .results import Solution
 
 
+@_one_blas_thread
 def solve(X, Y, *, reg: float, activation="relu", bias: bool = True, parametrization: str = "standard",
           tol: float = SOLVE_TOL, progress: bool | None = None, max_iter: int = 100, max_faces: int = 300_000,
           solver: str = "CLARABEL", solver_options: dict | None = None, seed: int = 0,
