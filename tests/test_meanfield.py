@@ -539,6 +539,18 @@ def test_face_enumeration_passes_the_euler_check_or_gives_up():
         assert f[0] == 0 and sum((-1) ** (k - 1) * f[k] for k in range(1, r + 1)) == 1 + (-1) ** (r - 1)
 
 
+def test_warnings_point_at_the_callers_line():
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
+    with pytest.warns(RuntimeWarning, match="NOT certified") as rec:
+        mf.solve(X, Y, reg=REG, max_iter=1)
+    assert rec[0].filename == __file__
+    W, A = rng.standard_normal((4, 4)), rng.standard_normal((4, 2))
+    with pytest.warns(RuntimeWarning, match="NOT exact") as rec:
+        mf.certify((W, A), X, Y, reg=REG, max_faces=1, refine=False)
+    assert rec[0].filename == __file__
+
+
 def test_optimal_set_range_of_an_uncertified_solution_is_not_exact():
     # After one round the dual point is not Z*: its "active" atoms are the wrong ones.
     rng = np.random.default_rng(1)

@@ -174,7 +174,8 @@ def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: boo
                else "too many, or inputs too close to degenerate")
         note = (f"NOT exact: the faces could not be enumerated ({why}), c(Z) from a search (possibly "
                 "underestimated), so the lower bound is not a proof")
-        warnings.warn(f"certify: {note}", RuntimeWarning, stacklevel=2)
+        # stacklevel: the caller of certify, past the frame of _one_blas_thread
+        warnings.warn(f"certify: {note}", RuntimeWarning, stacklevel=3)
     if scope != "global":
         note += "; depth > 1: bound over the last layer and readout only, earlier layers fixed"
     return Certificate(**record, lower_bound=float(lb), gap=float(gap), certified=certified, scale=float(t),

@@ -214,11 +214,11 @@ def _solve_homogeneous(pb: Problem, tol, progress, max_iter, max_faces, seed, de
         note = (f"NOT certified: the faces of the arrangement could not be enumerated ({why}), so "
                 "c(Z) comes from a multistart search and may be underestimated; the lower bound is "
                 "not a proof")
-        warnings.warn(f"solve: {note}", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"solve: {note}", RuntimeWarning, stacklevel=4)
     elif not certified:
         note = (f"exact pricing, but NOT certified: relative gap {relative_gap(J, lb):.1e} > "
                 f"GAP_TOL={GAP_TOL:g} (column generation stopped: {reason})")
-        warnings.warn(f"solve: {note}", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"solve: {note}", RuntimeWarning, stacklevel=4)
     atoms = L @ v.T if r else np.zeros((P, 0))
     params, hidden = ([W0], A0), Hn
     if parametrization == "mean_field" and W.shape[0]:
@@ -441,5 +441,5 @@ def _caratheodory(v, m, L, phi, extra=None, warn=True):
     if warn:
         warnings.warn(f"solve: the atom reduction failed (HiGHS: {res.message}); the solution keeps "
                       f"{m.size} atoms, more than the P(P+1)/2 = {P * (P + 1) // 2} a vertex needs "
-                      "(the kernel and J are unaffected)", RuntimeWarning, stacklevel=4)
+                      "(the kernel and J are unaffected)", RuntimeWarning, stacklevel=5)
     return v, m

@@ -346,7 +346,7 @@ def _min_norm_certificate(H_in, W_l, W_next, Z0, T, name, bias, gap_tol, max_fac
     if arr is None:
         msg = ("NOT exact: the faces of the layer's input arrangement could not be enumerated (too many, "
                "inputs too close to degenerate, or the time limit ran out); no bound is reported")
-        warnings.warn(f"certify_layers: layer {index + 1}: {msg}", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"certify_layers: layer {index + 1}: {msg}", RuntimeWarning, stacklevel=4)
         return LayerCertificate(**common, lower_bound=-np.inf, upper_bound=cost, gap=np.inf, certified=False,
                                 exact=False, max_dual_constraint=np.nan, dual=Z0, note=msg)
     bound, Zb, cb, upper, frm = 0.0, Z0, np.nan, cost, "network"
