@@ -3,7 +3,7 @@
 For each problem (ReLU with a bias, weight decay 0.01) it prints: the faces of the
 arrangement, the wall time of ``meanfield.solve`` (median of ``--repeats``), its
 column-generation rounds and why it stopped, its relative gap and whether it is certified;
-then training with a budget fixed in advance (2,000 Adam steps + the L-BFGS polish, widths
+then training with a budget fixed in advance (2,000 Adam steps + the L-BFGS and kink polishes, widths
 64 and 256, ``--seeds`` seeds): how many runs end within 1e-4 (relative) of the certified
 J*, their median time, and the ratio training time / solve time.
 
