@@ -27,19 +27,55 @@ Profile of the large latent problems before and after the symmetric pricing
 * whitened, Y = S, D = 4 (P = r = 16, 3^16 - 1 = 43 M faces): before, 225 s and NOT
   certified (the enumeration gives up, a search prices). After, 8.4 s, certified in 2
   rounds: the failed full enumeration 1.3 s, the 132,101 orbit representatives 1.7 s and
-  their spans and features 1.4 s, three exact pricings 2.9 s.
+  their spans and features 1.4 s, three exact pricings 2.9 s. With one BLAS thread: 6.0 s.
 * aligned, Y = S, D = 5 (P = 32, 1.3 M faces): before, 46 s, NOT certified. After, 18.6 s,
   certified in 1 round: the failed full enumeration 7 s, the 2,567 faces of the Weyl chamber
   9.6 s (almost all of it the rays of the 32 + 5 hyperplanes, by subsets), pricing 0.2 s.
+  With the chamber's rays found through the group (``chamber_rays``, 2.4 s) and one BLAS
+  thread: 9.5 s.
+* aligned, Y = S, D = 6 (P = 64): before, not certified (no enumeration). After, 31.5 s,
+  certified: 179 rays in the chamber (~25 s; by brute force, 1.3e8 row subsets), 35,187
+  chamber faces (sign vectors of 64 + 6 entries), one round.
 
-Measured with ``--no-train --repeats 1 --time-limit 120`` while another process trained
-networks on the same two cores (times inflated about 2x): every problem of Issue 9's
-table and every aligned P = 16 family certified (0.01-3.7 s); whitened D = 4 certified in
-16 s, aligned D = 5 in 62 s. NOT certified: whitened inputs with linear tasks at D = 4 and
-random embeddings of dimension 8 and 16 at D = 4 (r = 9 and 16, no symmetry: up to 43 M
-faces, priced by a search, 22-98 s), and aligned D = 6 (P = 64: the chamber has 179 rays,
-but its faces need sign vectors of 70 entries, more than the 64-bit masks of
-:func:`abstractnb.arrangement.covectors`).
+Measured with ``--no-train --repeats 1 --time-limit 300`` on the 2-core machine, otherwise
+idle (solve runs on one BLAS thread: with two, small dense problems ran 5-7x slower):
+
+================================== === ======= ======= ====== ========= ======= =====
+problem                              P   faces solve s rounds stop      rel gap cert
+================================== === ======= ======= ====== ========= ======= =====
+aligned, Y = S, D = 2                4      50    0.55      1 converged 2.2e-15 True
+aligned, Y = S, D = 3                8     592    0.01      1 converged 4.3e-15 True
+aligned, Y = S, D = 4               16   16482    0.33      1 converged 1.6e-15 True
+whitened, Y = S, D = 3               8    6560    0.09      2 converged 6.3e-16 True
+aligned, 3 linear tasks, D = 3       8     592    0.06     11 converged 3.4e-09 True
+aligned, 3 linear tasks, D = 4      16   16482    0.51      9 converged 1.2e-09 True
+whitened, 3 linear tasks, D = 3      8    6560    0.75     27 converged 7.1e-09 True
+embedding dim 16, Y = S, D = 3       8    6560    0.51     28 converged 6.5e-09 True
+embedding dim 8, Y = S, D = 3        8    6560    0.80     36 converged 9.2e-09 True
+embedding dim 4, Y = S, D = 4       16    6480    1.45     12 converged 4.1e-09 True
+aligned, 4 linear tasks, D = 3       8     592    0.02      1 converged 7.9e-16 True
+whitened, 4 linear tasks, D = 3      8    6560    2.11     31 converged 7.8e-09 True
+embedding dim 8, 4 linear tasks, D=3 8    6560    1.31     30 converged 7.1e-09 True
+aligned, 1 linear tasks, D = 4      16   16482    0.11      1 converged 1.5e-15 True
+aligned, 2 linear tasks, D = 4      16   16482    0.20      4 converged 2.5e-09 True
+aligned, 4 linear tasks, D = 4      16   16482    0.70     11 converged 9.0e-09 True
+whitened, 1 linear tasks, D = 4     16       0    7.93     74 converged 8.9e-09 False
+whitened, 2 linear tasks, D = 4     16       0    9.64    100 max_iter  3.8e-07 False
+whitened, 3 linear tasks, D = 4     16       0    9.77    100 max_iter  6.9e-08 False
+whitened, 4 linear tasks, D = 4     16       0   10.31     99 converged 9.7e-09 False
+embedding dim 8, Y = S, D = 4       16       0    0.84     17 converged -2.4e-04 False
+embedding dim 16, Y = S, D = 4      16       0    2.72     26 converged -1.2e-05 False
+whitened, Y = S, D = 4              16  132101    6.00      2 converged -6.6e-15 True
+aligned, Y = S, D = 5               32    2567    9.49      1 converged 0.0e+00 True
+aligned, Y = S, D = 6               64   35187   31.52      1 converged -1.0e-12 True
+================================== === ======= ======= ====== ========= ======= =====
+
+(The first row includes importing cvxpy; "faces" is the number priced: all of them, those of
+a Weyl chamber, or one per orbit; 0 when none could be listed.) NOT certified: whitened
+inputs with linear tasks at D = 4 and random embeddings of dimension 8 and 16 at D = 4
+(r = 9 to 16, no symmetry, up to 43 M faces): the pricing is a search, and its "bound" is
+no bound (a negative gap says so). Above the 2 s goal at P <= 8: whitened D = 3 with four
+linear tasks (2.1 s, 31 rounds).
 """
 from __future__ import annotations
 
@@ -59,8 +95,9 @@ ADAM_STEPS = 2000
 
 
 def grid(quick: bool):
-    """(name, X, Y) of the problems in Issue 9's table, then the same families at P = 16 with
-    1 to 4 outputs, then the large latent problems (P = 16, 32, 64)."""
+    """(name, X, Y) of the problems in Issue 9's table, then the same families with four
+    outputs at P = 8 and with 1 to 4 outputs at P = 16, then the large latent problems
+    (P = 16, 32, 64)."""
     S2, S3, S4, S5, S6 = (tasks.binary_latents(D) for D in (2, 3, 4, 5, 6))
     lat = tasks.latent_targets
     out = [(f"aligned, Y = S, D = {D}", inputs.aligned(S), lat(S)) for D, S in ((2, S2), (3, S3), (4, S4))]
@@ -73,6 +110,9 @@ def grid(quick: bool):
         ("embedding dim 8, Y = S, D = 3", inputs.random_embedding(S3, 8, seed=0), lat(S3)),
         ("embedding dim 4, Y = S, D = 4", inputs.random_embedding(S4, 4, seed=0), lat(S4)),
     ]
+    out += [(f"{name}, 4 linear tasks, D = 3", X, tasks.linear_tasks(S3, 4, seed=0))
+            for name, X in (("aligned", inputs.aligned(S3)), ("whitened", inputs.whitened(S3)),
+                            ("embedding dim 8", inputs.random_embedding(S3, 8, seed=0)))]
     out += [(f"aligned, {k} linear tasks, D = 4", inputs.aligned(S4), tasks.linear_tasks(S4, k, seed=0))
             for k in (1, 2, 4)]
     out += [(f"whitened, {k} linear tasks, D = 4", inputs.whitened(S4), tasks.linear_tasks(S4, k, seed=0))
