@@ -201,9 +201,10 @@ class SymmetricArrangement:
     r"""Exact pricing of equivariant dual points on the fundamental domain of a symmetry.
 
     Wraps the faces to price (``faces``: those inside a Weyl chamber, an
-    :class:`~abstractnb.arrangement.Arrangement` with walls, or one face per orbit) and the :class:`Symmetry`. :meth:`price` averages the dual point over the group
-    (never worse, see the module docstring) and prices the average exactly; listed directions
-    come back as whole orbits, so that column generation keeps a symmetric dictionary.
+    :class:`~abstractnb.arrangement.Arrangement` with walls, or one face per orbit) and the
+    :class:`Symmetry`. :meth:`price` averages the dual point over the group (never worse, see
+    the module docstring) and prices the average exactly; listed directions come back as
+    whole orbits, so that column generation keeps a symmetric dictionary.
     """
 
     faces: Arrangement
@@ -212,7 +213,7 @@ class SymmetricArrangement:
 
     @property
     def n_faces(self) -> int:
-        """Faces priced (inside the chamber, or one per orbit), not those of the whole arrangement."""
+        """Faces priced (inside the chamber, or one per orbit), not all of the arrangement's."""
         return self.faces.n_faces
 
     def rays(self) -> np.ndarray:

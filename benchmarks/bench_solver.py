@@ -177,7 +177,8 @@ def main():
             # Without a certificate J* is unknown: compare with the solver's network instead.
             J_ref = sol.lower_bound if sol.certified else sol.objective
             hits, n, t_train = time_training(X, Y, J_ref, args.seeds, widths)
-        print(f"{name:34s} {X.shape[0]:3d} {sol.n_faces:7d} {t_solve:8.2f} {sol.iterations:6d} {sol.stop_reason:>9s} "
+        print(f"{name:34s} {X.shape[0]:3d} {sol.n_faces:7d} {t_solve:8.2f} {sol.iterations:6d} "
+              f"{sol.stop_reason:>9s} "
               f"{sol.relative_gap:8.1e} {str(sol.certified):>5s} {hits:3d}/{n:<4d} {t_train:8.2f} "
               f"{t_train / t_solve:7.1f}", flush=True)
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import objective as _obj
 from ..arrangement import Arrangement, Pricing, enumerate_faces, search_price
-from ..symmetry import symmetric_faces
+from ..symmetry import SymmetricArrangement, symmetric_faces
 from .conic import _group_lasso
 from .duality import _dual_bound, _kernel_objective, dual_point
 from .problem import Problem, _bar, _normalise, _past, _reduced, _Units
@@ -202,11 +202,11 @@ def _solve_homogeneous(pb: Problem, tol, progress, max_iter, max_faces, seed, de
     reason = run.reason if run is not None else "zero network"
     note = ("exact: c(Z) computed by enumerating all faces of the arrangement; the gap is a proof "
             "of global optimality up to floating-point error")
-    if exact_c and not isinstance(arr, Arrangement) and arr is not None:
+    if exact_c and isinstance(arr, SymmetricArrangement):
         note = (f"exact: c computed at the group average of the dual point (the problem is invariant "
                 f"under {arr.symmetry.order} signed permutations of the latents; the average is never "
-                f"a worse dual point) by pricing {arr.n_faces} faces, one per orbit or those of a fundamental domain; "
-                "the gap is a proof of global optimality up to floating-point error")
+                f"a worse dual point) by pricing {arr.n_faces} faces, one per orbit or those of a "
+                "fundamental domain; the gap is a proof of global optimality up to floating-point error")
     if not exact_c:
         why = ("the time limit ran out during the enumeration" if out_of_time else
                f"more than max_faces={max_faces}, or inputs too close to a degenerate configuration "
