@@ -42,7 +42,8 @@ from . import objective as _obj
 from ._validate import as_bool, as_matrix, as_seed, nonnegative, positive, positive_int
 from .activations import get_activation
 
-__all__ = ["Network", "TrainResult", "TrainingDivergedError", "train", "sweep"]
+__all__ = ["Network", "TrainResult", "TrainingDivergedError", "train", "sweep", "polishable",
+           "balance_and_merge"]
 
 DTYPE = torch.float64
 # The cosine schedule ends at this fraction of lr: small enough to settle into the kinks of
