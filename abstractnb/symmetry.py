@@ -50,7 +50,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from .arrangement import (AMBIGUOUS_RANK, AMBIGUOUS_VALUE, SIGN_TOL, ZERO_TOL, Arrangement, Pricing,
-                          _ambiguous, _sign_vectors, enumerate_faces, faces_from_signs)
+                          _ambiguous, _dedupe, _sign_vectors, enumerate_faces, faces_from_signs)
 
 #: Relative tolerance of the invariance checks: a symmetry must hold to rounding level, because
 #: pricing on the fundamental domain is exact only for an exactly invariant problem.
@@ -98,8 +98,7 @@ class Symmetry:
         each the index of the row of ``V`` it came from."""
         n = V.shape[0]
         U = np.einsum("grs,ns->gnr", self.actions, V).reshape(-1, V.shape[1])
-        _, first = np.unique(np.round(U / tol).astype(np.int64), axis=0, return_index=True)
-        first = np.sort(first)
+        first = _dedupe(U, np.arange(U.shape[0]), tol)
         return U[first], first % max(n, 1)
 
 
@@ -209,7 +208,10 @@ class SymmetricArrangement:
 
     faces: Arrangement
     symmetry: Symmetry
-    linear: bool = False
+
+    @property
+    def linear(self) -> bool:
+        return self.faces.linear
 
     @property
     def n_faces(self) -> int:
@@ -258,8 +260,7 @@ def _distinct_lines(N: np.ndarray) -> np.ndarray:
     U = _unit_rows(N)
     lead = np.argmax(np.abs(U) > 1e-9, axis=1)
     U = U * np.sign(U[np.arange(U.shape[0]), lead])[:, None]
-    _, first = np.unique(np.round(U / 1e-9).astype(np.int64), axis=0, return_index=True)
-    return U[np.sort(first)]
+    return U[_dedupe(U, np.arange(U.shape[0]), 1e-9)]
 
 
 def _null_lines(N: np.ndarray) -> np.ndarray | None:
@@ -371,8 +372,7 @@ def chamber_rays(L: np.ndarray, sym: Symmetry, deadline: float | None = None) ->
             found.append(np.vstack([x, -x]))
     R = _unit_rows(_canonical(np.vstack(found), W))
     R = R[np.all(R @ W.T >= -SIGN_TOL, axis=1)]
-    _, first = np.unique(np.round(R / 1e-9).astype(np.int64), axis=0, return_index=True)
-    return R[np.sort(first)]
+    return R[_dedupe(R, np.arange(R.shape[0]), 1e-9)]
 
 
 def _reflection_group(sym: Symmetry) -> np.ndarray:

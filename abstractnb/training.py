@@ -556,11 +556,7 @@ def train(X, Y, *, width: int, depth: int = 1, activation="relu", bias: bool = T
         n_lbfgs = 0
         if lbfgs_steps > 0 and stop_reason != "time_limit":
             hint = "try more Adam steps, a smaller lr, or lbfgs_steps=0"
-            # One iteration per call so that J is recorded after each; the optimiser keeps its
-            # curvature memory between calls. max_eval must leave room for the line search.
-            lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=1, max_eval=40, history_size=100,
-                                      tolerance_grad=1e-12, tolerance_change=0.0,
-                                      line_search_fn="strong_wolfe")
+            lbfgs = _lbfgs(params)
             state = lbfgs.state[params[0]]
 
             def closure():
@@ -787,8 +783,7 @@ def _pinned_solve(J, W, A, proj, *, tol: float, iters: int, deadline):
     it). Returns (W, A, J, gradient max, iterations, timed out)."""
     V = torch.einsum("nij,nj->ni", proj, W).clone().requires_grad_(True)
     A = A.clone().requires_grad_(True)
-    opt = torch.optim.LBFGS([V, A], lr=1.0, max_iter=1, max_eval=40, history_size=100,
-                            tolerance_grad=_POLISH_GRAD, tolerance_change=0.0, line_search_fn="strong_wolfe")
+    opt = _lbfgs([V, A], tolerance_grad=_POLISH_GRAD)
     state = opt.state[V]
 
     def f():
@@ -883,6 +878,15 @@ def _kink_polish(net: Network, X: torch.Tensor, Y: torch.Tensor, *, reg: float, 
     if reason == "steps" and not progress:
         reason = "converged" if gmax <= _POLISH_CONVERGED else "stalled"
     return trace, reason, gmax
+
+
+def _lbfgs(params, tolerance_grad: float = 1e-12) -> torch.optim.LBFGS:
+    """The L-BFGS of both polishes. One iteration per ``step`` call, so that J can be recorded
+    after each; the optimiser keeps its curvature memory between calls. ``max_eval`` must
+    leave room for the strong-Wolfe line search."""
+    return torch.optim.LBFGS(params, lr=1.0, max_iter=1, max_eval=40, history_size=100,
+                             tolerance_grad=tolerance_grad, tolerance_change=0.0,
+                             line_search_fn="strong_wolfe")
 
 
 def _last_improvement(trace: list[float], window: int = 10) -> float:
