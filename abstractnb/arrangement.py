@@ -90,6 +90,9 @@ class Arrangement:
         :math:`C = \{v : L_{\text{wall}} v \ge 0\}` (a fundamental domain of a symmetry,
         :mod:`abstractnb.symmetry`): only the faces inside :math:`C` are listed, and the
         walls carry no feature (dual points are padded with zero rows for them)
+    cone : only the faces of the cone :math:`\{v : Lv \ge 0\}` are listed: enough for exact
+        pricing when negative preactivations can never raise :math:`c(Z)`
+        (:func:`single_cone`)
     """
 
     L: np.ndarray
@@ -99,6 +102,7 @@ class Arrangement:
     linear: bool = False
     slopes: tuple[float, float] = (0.0, 1.0)
     n_walls: int = 0
+    cone: bool = False
 
     @property
     def n_faces(self) -> int:
@@ -108,7 +112,7 @@ class Arrangement:
         """The arrangement of ``a * L`` (a > 0): the same faces, features scaled by ``a``."""
         blocks = tuple(FaceBlock(b.index, b.basis, a * b.features) for b in self.blocks)
         return Arrangement(a * self.L, self.signs, self.dims, blocks, self.linear, self.slopes,
-                           self.n_walls)
+                           self.n_walls, self.cone)
 
     def symmetrize(self, Z: np.ndarray) -> np.ndarray:
         """The dual point that :meth:`price` prices: ``Z`` itself (see
@@ -116,11 +120,11 @@ class Arrangement:
         return Z
 
     def price(self, Z: np.ndarray, *, threshold: float | None = None,
-              max_directions: int = 200) -> "Pricing":
+              max_directions: int = 200, faces: np.ndarray | None = None) -> "Pricing":
         """:func:`price` over these faces (dual point ``Z`` of shape (P, K), one row per condition)."""
         if self.n_walls:
             Z = np.vstack([Z, np.zeros((self.n_walls, Z.shape[1]))])
-        return price(self, Z, threshold=threshold, max_directions=max_directions)
+        return price(self, Z, threshold=threshold, max_directions=max_directions, faces=faces)
 
     def rays(self) -> np.ndarray:
         """Unit directions of the 1-dimensional faces, (n_rays, r), oriented inside their face."""
@@ -317,13 +321,14 @@ def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = F
 
 def faces_from_signs(L: np.ndarray, sg: np.ndarray, support: np.ndarray, *,
                      slopes: tuple[float, float] = (0.0, 1.0), n_walls: int = 0,
-                     orbit_sizes: np.ndarray | None = None) -> Arrangement | None:
+                     orbit_sizes: np.ndarray | None = None, cone: bool = False) -> Arrangement | None:
     r"""The :class:`Arrangement` of given faces: their spans, bases and features.
 
     ``sg`` (n, P) int8 sign vectors of faces of the rows of ``L`` (P, r), ``support`` (n,)
     their supports as bit masks. The faces must cut the unit sphere into cells (a face of
     dimension k is a (k-1)-cell), which is checked by the Euler characteristic: that of the
-    sphere, or 1 inside a cone with interior (``n_walls``); with ``orbit_sizes``, each face
+    sphere, or 1 inside a cone with interior (``n_walls``, or ``cone``: the faces of
+    :math:`\{v : Lv \ge 0\}` alone, see :func:`cone_faces`); with ``orbit_sizes``, each face
     stands for its whole orbit under a symmetry (:mod:`abstractnb.symmetry`) and counts that
     many times. Returns None when the check fails or a span cannot be decided reliably.
     """
@@ -353,7 +358,7 @@ def faces_from_signs(L: np.ndarray, sg: np.ndarray, support: np.ndarray, *,
     # Inside a cone with interior (walls), the cells cut a contractible piece of the sphere.
     weights = np.ones(dims.size, np.int64) if orbit_sizes is None else np.asarray(orbit_sizes, np.int64)
     f_k = np.bincount(dims, weights=weights, minlength=r + 1).round().astype(np.int64)
-    euler = 1 if n_walls else 1 + (-1) ** (r - 1)
+    euler = 1 if n_walls or cone else 1 + (-1) ** (r - 1)
     if f_k[0] or int(np.sum(f_k[1:] * (-1) ** np.arange(r))) != euler:
         return None
     blocks = []
@@ -364,7 +369,52 @@ def faces_from_signs(L: np.ndarray, sg: np.ndarray, support: np.ndarray, *,
         d[:, P - n_walls:] = 0.0  # walls are not conditions: no feature
         features = d[:, :, None] * np.einsum("pr,nrk->npk", L, basis)
         blocks.append(FaceBlock(idx, basis, features))
-    return Arrangement(L, sg, dims, tuple(blocks), False, tuple(map(float, slopes)), n_walls)
+    return Arrangement(L, sg, dims, tuple(blocks), False, tuple(map(float, slopes)), n_walls, cone)
+
+
+def single_cone(L: np.ndarray, slopes: tuple[float, float] = (0.0, 1.0)) -> bool:
+    r"""Whether exact pricing may stay inside the cone :math:`C = \{v : Lv \ge 0\}`.
+
+    True for a ReLU-type activation (:math:`a_- = 0 < a_+`) on square reduced inputs
+    (:math:`r = P`, so :math:`h = Lv` ranges over all of :math:`\mathbb{R}^P` and
+    :math:`|v|^2 = h^\top Mh`, :math:`M = (LL^\top)^{-1}`) when no off-diagonal entry of
+    :math:`M` is positive (:math:`M` is an M-matrix: e.g. whitened inputs, with or without a
+    bias). Then negative preactivations never help: write :math:`h = u - w` with
+    :math:`u, w \ge 0` of disjoint supports, so :math:`\phi(h) = a_+u` and
+
+    .. math:: h^\top Mh = u^\top Mu - 2u^\top Mw + w^\top Mw \ge u^\top Mu,
+
+    since :math:`u^\top Mw` only meets off-diagonal entries (:math:`\le 0`) and :math:`M \succ 0`;
+    so the direction of :math:`u` (which lies in :math:`C`) does at least as well as :math:`v`,
+    strictly unless :math:`w = 0`. Hence :math:`c(Z)` is the maximum over :math:`C` alone, every
+    maximiser lies in :math:`C`, and pricing needs the :math:`2^P - 1` faces of :math:`C`
+    (:func:`cone_faces`) instead of up to :math:`3^P - 1`. Positive off-diagonal entries at
+    rounding level (``ZERO_TOL`` relative to the smallest eigenvalue of :math:`M`, over
+    :math:`P`) count as zero; they could change :math:`h^\top Mh` by less than that fraction.
+    """
+    P, r = L.shape
+    if r != P or r == 0 or not (slopes[0] == 0 < slopes[1]):
+        return False
+    K = L @ L.T
+    ev = np.linalg.eigvalsh(K)
+    if ev[0] <= AMBIGUOUS_RANK * ev[-1]:
+        return False
+    M = np.linalg.inv(K)
+    off = M - np.diag(np.diag(M))
+    return bool(off.max() <= ZERO_TOL / (P * ev[-1]))
+
+
+def cone_faces(L: np.ndarray, *, slopes: tuple[float, float] = (0.0, 1.0),
+               max_faces: int = 300_000) -> Arrangement | None:
+    r"""The :math:`2^P - 1` faces of the simplicial cone :math:`\{v : Lv \ge 0\}` (square,
+    invertible ``L``), as an :class:`Arrangement` with ``cone=True``: exact pricing for the
+    problems of :func:`single_cone`. None when they are more than ``max_faces``."""
+    P, r = L.shape
+    if r != P or P > 62 or 2 ** P - 1 > max_faces:
+        return None
+    codes = np.arange(1, 2 ** P, dtype=np.uint64)
+    sg = ((codes[:, None] >> np.arange(P, dtype=np.uint64)) & np.uint64(1)).astype(np.int8)
+    return faces_from_signs(L, sg, codes, slopes=slopes, cone=True)
 
 
 def _slope_of(signs: np.ndarray, slopes: tuple[float, float]) -> np.ndarray:
@@ -391,6 +441,8 @@ class Pricing:
     exact : whether ``value`` is exact (faces enumerated) or only a search result
     degenerate : some face among ``directions`` has a top singular space of dimension > 1
         (its maximisers form a continuum; only some of them are listed)
+    faces : (m,) row of :attr:`Arrangement.signs` of the face each listed direction came from
+        (-1 where unknown: a search, or an orbit of a symmetry)
     """
 
     value: float
@@ -399,6 +451,7 @@ class Pricing:
     values: np.ndarray
     exact: bool
     degenerate: bool
+    faces: np.ndarray | None = None
 
 
 def _cone_lp(L, sg, Bk, E):
@@ -428,7 +481,7 @@ def _cone_lp(L, sg, Bk, E):
 
 
 def price(arr: Arrangement, Z: np.ndarray, *, threshold: float | None = None,
-          max_directions: int = 200) -> Pricing:
+          max_directions: int = 200, faces: np.ndarray | None = None) -> Pricing:
     r"""Exact :math:`c(Z) = \max_{|v|=1}\|Z^\top \phi(Lv)\|` over all faces (for the slopes of ``arr``).
 
     Parameters
@@ -438,16 +491,25 @@ def price(arr: Arrangement, Z: np.ndarray, *, threshold: float | None = None,
     threshold : also list every face whose (attained) value is >= threshold, with its
         maximising direction (for column generation and for the set of dual-active atoms)
     max_directions : at most this many listed directions (largest values first)
+    faces : price only these rows of ``arr.signs`` (a *partial* pricing: the maximum over them,
+        a lower bound on c, with ``exact`` False)
     """
     L = arr.L
     P, r = L.shape
     Z = np.asarray(Z, dtype=float)
-    empty = Pricing(0.0, np.eye(max(r, 1))[0][:r], np.zeros((0, r)), np.zeros(0), True, False)
+    exact = faces is None
+    empty = Pricing(0.0, np.eye(max(r, 1))[0][:r], np.zeros((0, r)), np.zeros(0), exact, False,
+                    np.zeros(0, int))
     if r == 0 or arr.n_faces == 0 or not np.any(Z):
         return empty
     tol_sign = SIGN_TOL * np.abs(L).max()
-    vals, dirs, pending = [], [], []
+    vals, dirs, rows, pending = [], [], [], []
     for blk in arr.blocks:
+        if faces is not None:
+            pick = np.isin(blk.index, faces)
+            if not pick.any():
+                continue
+            blk = FaceBlock(blk.index[pick], blk.basis[pick], blk.features[pick])
         M = np.einsum("pk,npj->nkj", Z, blk.features)  # (n, K, k)
         K_out, k = M.shape[1], M.shape[2]
         if K_out < k and not arr.linear:
@@ -482,6 +544,7 @@ def price(arr: Arrangement, Z: np.ndarray, *, threshold: float | None = None,
         u = np.where((dn & ~up)[:, None], -u, u)
         vals.append(top[meets])
         dirs.append(u[meets])
+        rows.append(blk.index[meets])
         if arr.linear and threshold is not None:
             # One face, no sign constraints: every right-singular vector above the threshold is
             # an improving direction (with tied singular values the optimum needs all of them).
@@ -489,17 +552,19 @@ def price(arr: Arrangement, Z: np.ndarray, *, threshold: float | None = None,
                 above = s[:, j] >= threshold
                 vals.append(s[above, j])
                 dirs.append(np.einsum("nrk,nk->nr", blk.basis, Vt[:, j, :])[above])
+                rows.append(blk.index[above])
         for i in np.flatnonzero(tied):
             mult = int(np.sum(s[i] >= top[i] * (1 - TIE_TOL)))
             top_space = (Vt[i] if Vt is not None else np.linalg.svd(M[i])[2])[:mult, :].T
             pending.append((top[i], blk, i, mult, top_space))
     vals = np.concatenate(vals) if vals else np.zeros(0)
     dirs = np.concatenate(dirs) if dirs else np.zeros((0, r))
+    rows = np.concatenate(rows) if rows else np.zeros(0, int)
     degenerate = False
     best = vals.max() if vals.size else 0.0
     # Faces with a tied top value need an LP to see whether the top space meets the face.
     pending.sort(key=lambda t: -t[0])
-    extra_vals, extra_dirs = [], []
+    extra_vals, extra_dirs, extra_rows = [], [], []
     for top, blk, i, mult, E in pending:
         if top <= best and (threshold is None or top < threshold):
             break
@@ -516,25 +581,28 @@ def price(arr: Arrangement, Z: np.ndarray, *, threshold: float | None = None,
         v = Bk @ e
         extra_vals.append(top)
         extra_dirs.append(v / np.linalg.norm(v))
+        extra_rows.append(blk.index[i])
         best = max(best, top)
         if threshold is not None and top >= threshold:
             degenerate = True
     if extra_vals:
         vals = np.concatenate([vals, extra_vals])
         dirs = np.vstack([dirs, extra_dirs])
+        rows = np.concatenate([rows, extra_rows])
     if vals.size == 0:
         return empty
     order = np.argsort(-vals, kind="stable")
-    vals, dirs = vals[order], dirs[order]
+    vals, dirs, rows = vals[order], dirs[order], rows[order]
     if best > vals[0]:  # a tied face counted without an LP (see above)
         vals = np.concatenate([[best], vals])
         dirs = np.vstack([dirs[:1], dirs])
+        rows = np.concatenate([[-1], rows])
     if threshold is None:
         keep = np.zeros(0, int)
     else:
         keep = np.flatnonzero(vals >= threshold)
         keep = _dedupe(dirs, keep)[:max_directions]
-    return Pricing(float(vals[0]), dirs[0], dirs[keep], vals[keep], True, degenerate)
+    return Pricing(float(vals[0]), dirs[0], dirs[keep], vals[keep], exact, degenerate, rows[keep])
 
 
 def _dedupe(dirs: np.ndarray, idx: np.ndarray, tol: float = 1e-7) -> np.ndarray:

@@ -742,3 +742,89 @@ def test_pricing_agrees_with_a_singular_value_per_face(K):
         V = rng.standard_normal((20000, L.shape[1]))
         V /= np.linalg.norm(V, axis=1, keepdims=True)
         assert np.linalg.norm(np.maximum(V @ L.T, 0) @ Z, axis=1).max() <= pr.value * (1 + 1e-9)
+
+
+# ---- pricing on one cone (arrangement.single_cone) and partial pricing -----------------------
+
+def _m_matrix_inputs(P, seed):
+    """Square inputs whose metric M = (LL^T)^{-1} has nonpositive off-diagonal entries."""
+    rng = np.random.default_rng(seed)
+    off = -rng.uniform(0, 1, (P, P))
+    off = (off + off.T) / 2
+    np.fill_diagonal(off, 0)
+    M = off + np.diag(np.abs(off).sum(1) + rng.uniform(0.1, 1, P))  # diagonally dominant
+    return np.linalg.cholesky(np.linalg.inv(M))
+
+
+@pytest.mark.parametrize("D,bias", [(2, True), (2, False), (3, True), (3, False)])
+def test_cone_pricing_equals_pricing_over_every_face_for_whitened_inputs(D, bias):
+    L = reduce_inputs(inputs.whitened(tasks.binary_latents(D)), bias).L
+    assert arrangement.single_cone(L)
+    full, cone = arrangement.enumerate_faces(L), arrangement.cone_faces(L)
+    assert cone.cone and cone.n_faces == 2 ** L.shape[0] - 1 < full.n_faces
+    rng = np.random.default_rng(D)
+    for K in (1, 2, 5):
+        Z = rng.standard_normal((L.shape[0], K))
+        a, b = full.price(Z), cone.price(Z)
+        # both are maxima of the same finite list of attained face values (TIE_SLACK rounding)
+        assert abs(a.value - b.value) <= arrangement.TIE_SLACK * a.value
+        # the maximiser has no negative preactivation
+        assert (L @ b.witness).min() >= -arrangement.SIGN_TOL * np.abs(L).max()
+
+
+def test_cone_pricing_on_a_random_m_matrix_geometry():
+    L = _m_matrix_inputs(6, seed=0)
+    assert arrangement.single_cone(L)
+    full, cone = arrangement.enumerate_faces(L), arrangement.cone_faces(L)
+    rng = np.random.default_rng(0)
+    for K in (1, 3):
+        Z = rng.standard_normal((6, K))
+        assert abs(full.price(Z).value - cone.price(Z).value) <= arrangement.TIE_SLACK * full.price(Z).value
+
+
+def test_single_cone_needs_a_relu_and_an_m_matrix():
+    S = tasks.binary_latents(3)
+    L_wh = reduce_inputs(inputs.whitened(S)).L
+    assert not arrangement.single_cone(L_wh, slopes=(0.1, 1.0))   # leaky: negatives pay
+    assert not arrangement.single_cone(L_wh, slopes=(-1.0, 1.0))  # |z|
+    assert not arrangement.single_cone(reduce_inputs(inputs.aligned(S)).L)  # r < P
+    L = reduce_inputs(inputs.random_embedding(S, 8, seed=0)).L
+    assert L.shape == (8, 8) and not arrangement.single_cone(L)
+    # Square, but M = [[1, .9], [.9, 1]] has a positive off-diagonal entry: a unit read out on
+    # condition 1 gets cheaper by going negative on condition 2 (h = (1, -.9): h^T M h = .19),
+    # so c = 1/sqrt(.19), while the cone alone gives 1.
+    L = np.linalg.cholesky(np.linalg.inv(np.array([[1.0, 0.9], [0.9, 1.0]])))
+    assert not arrangement.single_cone(L)
+    Z = np.array([[1.0], [0.0]])
+    np.testing.assert_allclose(arrangement.enumerate_faces(L).price(Z).value, 1 / np.sqrt(0.19),
+                               rtol=ROUND)
+    np.testing.assert_allclose(arrangement.cone_faces(L).price(Z).value, 1.0, rtol=ROUND)
+
+
+def test_partial_pricing_and_the_faces_of_listed_directions():
+    _, X, Y = problem(3, "embedding")
+    L = reduce_inputs(X).L
+    arr = arrangement.enumerate_faces(L)
+    Z = np.random.default_rng(1).standard_normal((L.shape[0], 2))
+    pr = arr.price(Z, threshold=0.0, max_directions=10_000)
+    assert pr.exact and pr.faces.shape == (pr.directions.shape[0],)
+    tol = 10 * arrangement.SIGN_TOL * np.abs(L).max()
+    for v, f in zip(pr.directions, pr.faces):  # each direction lies in the closure of its face
+        sg, y = arr.signs[f], L @ v
+        assert np.all(sg * y >= -tol) and np.all(np.abs(y[sg == 0]) <= tol)
+    some = pr.faces[::3]
+    part = arr.price(Z, threshold=0.0, faces=some)
+    assert not part.exact and part.value <= pr.value
+    assert set(part.faces) <= set(some)
+    np.testing.assert_allclose(arr.price(Z, faces=pr.faces[:1]).value, pr.values[0], rtol=ROUND)
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_whitened_linear_tasks_at_p16_are_certified(k):
+    S = tasks.binary_latents(4)
+    sol = mf.solve(inputs.whitened(S), tasks.linear_tasks(S, k, seed=0), reg=REG, progress=False)
+    assert sol.certified and sol.exact_pricing and "cone" in sol.note
+    assert sol.relative_gap <= mf.GAP_TOL and sol.stop_reason == "converged"
+    # every unit of the optimum is silent or active on each condition, never below zero
+    pre = obj.augment(sol.X, True) @ sol.params[0][0].T
+    assert pre.min() >= -1e-9 * np.abs(pre).max()

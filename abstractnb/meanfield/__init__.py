@@ -33,8 +33,10 @@ and any :math:`Z_0` becomes feasible after rescaling, :math:`Z = tZ_0`,
 :math:`t = \min\{1/c(Z_0),\ \operatorname{tr}(Z_0^\top Y)/(\gamma\|Z_0\|^2)\}`. At the optimum
 :math:`Z^* = (Y - F^*)/\gamma = (\Sigma^* + \gamma I)^{-1}Y` the gap :math:`J - D` is zero.
 :math:`c(Z)` is computed *exactly* by enumerating the faces of the hyperplane arrangement of
-the conditions (:mod:`abstractnb.arrangement`), so a small gap is a proof of global
-optimality. The solver is column generation: a group-lasso master problem (cvxpy, Clarabel)
+the conditions (:mod:`abstractnb.arrangement`), or only those of one cone when negative
+preactivations never help (:func:`abstractnb.arrangement.single_cone`, whitened inputs), or
+those a symmetry of the problem leaves (:mod:`abstractnb.symmetry`), so a small gap is a
+proof of global optimality. The solver is column generation: a group-lasso master problem (cvxpy, Clarabel)
 over candidate atoms, its masses refined by Newton's method on the kernel form (an interior
 point gives :math:`Z` only to the square root of its accuracy), priced exactly, until
 :math:`c(Z) \le 1 + \text{tol}` or the gap is below ``tol``. The mean-field parametrisation

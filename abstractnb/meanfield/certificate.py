@@ -7,11 +7,11 @@ import numpy as np
 
 from .. import objective as _obj
 from .._validate import as_bool, as_matrix, as_seed, positive, positive_int
-from ..arrangement import enumerate_faces
+from ..arrangement import Arrangement
 from .bounded import _energy_min
 from .duality import _dual_bound, dual_point, mean_field_bound
-from .homogeneous import _column_generation, _exact_c, _Run
-from ..symmetry import SymmetricArrangement, symmetric_faces
+from .homogeneous import _column_generation, _exact_c, _faces_to_price, _Run
+from ..symmetry import SymmetricArrangement
 from .problem import (BOUNDED, _check_progress, _deadline, _normalise, _one_blas_thread, _past, _reduced,
                       _Units, make_problem)
 from .results import GAP_TOL, Certificate, Solution, _certified
@@ -84,7 +84,7 @@ def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: boo
         hidden layer) or a list of 2-D arrays.
     X, Y, reg : the problem
     gap_tol : largest *relative* gap, ``gap / objective``, that counts as certified optimal
-    max_faces : largest arrangement enumerated (above it: a search, ``exact=False``)
+    max_faces : most faces listed for exact pricing (above it: a search, ``exact=False``)
     refine : also try the column-generation dual points (ReLU/linear)
     seed : for random starts of searches
     solver : cvxpy solver of the refinement's master problems
@@ -134,14 +134,12 @@ def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: boo
                            note=f"{act.name} (mean field): the bound uses {how}")
     u = _normalise(L, Y, reg)
     r = L.shape[1]
-    arr = enumerate_faces(u.L, max_faces=max_faces, slopes=act.slopes, deadline=deadline) if r else None
-    if arr is None and r and not act.linear and not _past(deadline):
+    arr = _faces_to_price(u, act, max_faces, deadline)
+    if isinstance(arr, SymmetricArrangement):
         # A symmetric problem: the group average of the network's dual point is a dual point
         # at least as good, priced exactly on a fundamental domain (abstractnb.symmetry).
-        arr = symmetric_faces(u.L, u.Y, slopes=act.slopes, max_faces=max_faces, deadline=deadline)
-        if arr is not None:
-            Z0 = arr.symmetrize(Z0)
-            record["dual"] = Z0
+        Z0 = arr.symmetrize(Z0)
+        record["dual"] = Z0
     exact = arr is not None or r == 0
     out_of_time = not exact and _past(deadline)
     c, exact_c, _ = _exact_c(arr, u.L, Z0 * u.sL, exact, seed, np.zeros((0, r)), act.slopes)
@@ -166,6 +164,9 @@ def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: boo
     certified = _certified(exact_c, J, lb, gap_tol)
     if exact_c:
         note = "exact pricing: the lower bound is a proof"
+        if isinstance(arr, Arrangement) and arr.cone:
+            note += (" (on the faces of the cone {v : Lv >= 0}: for these inputs negative "
+                     "preactivations never raise c, arrangement.single_cone)")
         if isinstance(arr, SymmetricArrangement):
             note += (f" (at the group average of the network's dual point: the problem is invariant "
                      f"under {arr.symmetry.order} signed permutations of the latents)")

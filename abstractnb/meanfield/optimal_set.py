@@ -98,6 +98,8 @@ def optimal_set_range(solution: Solution, functional, *, active_tol: float = 1e-
     # constraint) nothing is active, so the level is never below 1.
     level = max(solution.max_dual_constraint, 1.0)
     if arr is not None:
+        # With arr.cone (arrangement.single_cone) only the faces of {Lv >= 0} are listed: a unit
+        # with a negative preactivation is strictly below c there, so it is never active.
         cones = active_cones(arr, Z, level, active_tol)
         note = "exact: all dual-active faces enumerated"
     else:

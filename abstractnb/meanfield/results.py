@@ -89,9 +89,12 @@ class Solution(_Bounded):
     max_dual_constraint : float
         ReLU/linear: :math:`c(Z)` (1 at the optimum). tanh: :math:`\min_v V(v)` found.
     exact_pricing : bool
-        Whether :math:`c(Z)` came from the exact face enumeration.
+        Whether :math:`c(Z)` came from an exact pricing (all faces, those of one cone, or
+        those a symmetry leaves: see :attr:`note`).
     iterations, n_faces, time, solver :
-        Column-generation rounds, faces enumerated (0 if none), seconds, conic solver used.
+        Column-generation rounds (exact pricings; the cheap partial rounds between them on
+        large arrangements are not counted), faces priced (0 if none), seconds, conic solver
+        used.
     stop_reason : str
         Why the column generation stopped: ``"converged"`` (relative gap or dual constraint
         within ``tol``), ``"stalled"`` (certified, and more rounds stopped shrinking the gap),

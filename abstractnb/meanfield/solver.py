@@ -33,9 +33,10 @@ def solve(X, Y, *, reg: float, activation="relu", bias: bool = True, parametriza
     progress : a tqdm bar over column-generation rounds, shown once a call lasts 2 s: True
         always (a widget in a notebook), False never, None (default) only on a terminal, so
         that notebooks and logs keep the same output on every machine
-    max_iter : most column-generation rounds
-    max_faces : largest arrangement enumerated for exact pricing; above it the pricing is a
-        search and the result is not certified (a warning says so)
+    max_iter : most column-generation rounds (exact pricings)
+    max_faces : most faces listed for exact pricing (of the arrangement, of one cone, or of a
+        fundamental domain of a symmetry); above it the pricing is a search and the result is
+        not certified (a warning says so)
     solver : cvxpy solver for the master problem (``CLARABEL``, falling back to ``SCS``)
     solver_options : extra keyword options for the solver
     seed : for the random starts of searches
