@@ -151,6 +151,31 @@ def _ambiguous(x: np.ndarray, scale: float, upper: float) -> bool:
     return bool(np.any((a > ZERO_TOL * scale) & (a <= upper * scale)))
 
 
+def _null_lines(L: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Unit null vectors of every (r-1)-row subset of L (rows of U) with the smallest singular
+    value of each subset (0 up to rounding where the subset is dependent and the vector is
+    meaningless), or None when there are more than ``MAX_SUBSETS`` subsets."""
+    P, r = L.shape
+    if r == 1:
+        return np.ones((1, 1)), np.full(1, np.inf)
+    if comb(P, r - 1) > MAX_SUBSETS:
+        return None
+    subsets = np.array(list(combinations(range(P), r - 1)), dtype=np.intp)
+    _, s, Vt = np.linalg.svd(L[subsets])
+    return Vt[:, -1, :], s[:, -1]
+
+
+def ray_directions(L: np.ndarray) -> np.ndarray | None:
+    """Unit directions of the rays of the arrangement, both orientations, without the checks
+    that an exact enumeration needs (:func:`cocircuits`): starts for a search. None when there
+    are more than ``MAX_SUBSETS`` row subsets."""
+    lines = _null_lines(L)
+    if lines is None:
+        return None
+    U = lines[0][lines[1] > SIGN_TOL * np.abs(L).max()]
+    return np.vstack([U, -U])
+
+
 def cocircuits(L: np.ndarray, n_walls: int = 0) -> np.ndarray | None:
     """Sign vectors of the rays (1-dimensional faces) of the arrangement, both orientations.
 
@@ -161,17 +186,13 @@ def cocircuits(L: np.ndarray, n_walls: int = 0) -> np.ndarray | None:
     """
     P, r = L.shape
     scale = np.abs(L).max()
-    if r == 1:
-        U = np.ones((1, 1))
-    else:
-        if comb(P, r - 1) > MAX_SUBSETS:
-            return None
-        subsets = np.array(list(combinations(range(P), r - 1)), dtype=np.intp)
-        _, s, Vt = np.linalg.svd(L[subsets])
-        if _ambiguous(s[:, -1], scale, AMBIGUOUS_RANK):
-            return None
-        independent = s[:, -1] > SIGN_TOL * scale
-        U = Vt[independent, -1, :]
+    lines = _null_lines(L)
+    if lines is None:
+        return None
+    U, s_min = lines
+    if _ambiguous(s_min, scale, AMBIGUOUS_RANK):
+        return None
+    U = U[s_min > SIGN_TOL * scale]
     if _ambiguous(U @ L.T, scale, AMBIGUOUS_VALUE):
         return None
     sg = _sign_vectors(U @ L.T, L)
@@ -340,11 +361,20 @@ def faces_from_signs(L: np.ndarray, sg: np.ndarray, support: np.ndarray, *,
     scale = np.abs(L).max()
     flat_basis = [None] * len(flats)
     sizes = flats.sum(axis=1)
+    # The faces of {Lv >= 0} (square L): where the rows outside T vanish, v spans the columns T
+    # of L^-1, and a QR of those is several times cheaper than the SVD of the zero rows.
+    Linv = np.linalg.inv(L) if cone else None
     for size in np.unique(sizes):  # one batched SVD per number of zero rows
         idx = np.flatnonzero(sizes == size)
         if size == 0:
             for f in idx:
                 flat_basis[f] = np.eye(r)
+            continue
+        if cone:
+            cols = np.nonzero(~flats[idx])[1].reshape(idx.size, r - size)
+            Q, _ = np.linalg.qr(np.swapaxes(Linv[:, cols], 0, 1))
+            for f, q in zip(idx, Q):
+                flat_basis[f] = q
             continue
         rows = np.nonzero(flats[idx])[1].reshape(idx.size, size)
         _, sv, Vt = np.linalg.svd(L[rows], full_matrices=True)
@@ -367,7 +397,7 @@ def faces_from_signs(L: np.ndarray, sg: np.ndarray, support: np.ndarray, *,
         basis = np.stack([flat_basis[flat_of[i]] for i in idx])
         d = _slope_of(sg[idx], slopes)
         d[:, P - n_walls:] = 0.0  # walls are not conditions: no feature
-        features = d[:, :, None] * np.einsum("pr,nrk->npk", L, basis)
+        features = d[:, :, None] * (L @ basis)
         blocks.append(FaceBlock(idx, basis, features))
     return Arrangement(L, sg, dims, tuple(blocks), False, tuple(map(float, slopes)), n_walls, cone)
 
@@ -510,12 +540,12 @@ def price(arr: Arrangement, Z: np.ndarray, *, threshold: float | None = None,
             if not pick.any():
                 continue
             blk = FaceBlock(blk.index[pick], blk.basis[pick], blk.features[pick])
-        M = np.einsum("pk,npj->nkj", Z, blk.features)  # (n, K, k)
+        M = Z.T @ blk.features  # (n, K, k)
         K_out, k = M.shape[1], M.shape[2]
         if K_out < k and not arr.linear:
             # Fewer outputs than face dimensions: the singular values from the smaller Gram
             # matrices M M^T (K x K), the top right vector as M^T u / s.
-            lam, U = np.linalg.eigh(np.einsum("nik,njk->nij", M, M))
+            lam, U = np.linalg.eigh(M @ np.swapaxes(M, 1, 2))
             lam, U = np.maximum(lam[:, ::-1], 0.0), U[:, :, ::-1]
             s = np.sqrt(lam)
             top = s[:, 0]
@@ -523,7 +553,7 @@ def price(arr: Arrangement, Z: np.ndarray, *, threshold: float | None = None,
             Vt = None
         else:
             # Right singular pairs of M from the eigenpairs of the Gram matrices M^T M (k x k).
-            lam, Vec = np.linalg.eigh(np.einsum("nki,nkj->nij", M, M))
+            lam, Vec = np.linalg.eigh(np.swapaxes(M, 1, 2) @ M)
             lam, Vt = np.maximum(lam[:, ::-1], 0.0), np.swapaxes(Vec[:, :, ::-1], 1, 2)
             s = np.sqrt(lam)
             top = s[:, 0]
@@ -688,27 +718,36 @@ def _face_ascent(L: np.ndarray, Z: np.ndarray, v: np.ndarray, tol: float, max_st
 
 def search_price(L: np.ndarray, Z: np.ndarray, *, n_random: int = 4096, n_refine: int = 48,
                  starts: np.ndarray | None = None, threshold: float | None = None, max_directions: int = 200,
-                 seed: int = 0, slopes: tuple[float, float] = (0.0, 1.0)) -> Pricing:
+                 seed: int = 0, slopes: tuple[float, float] = (0.0, 1.0),
+                 pool: np.ndarray | None = None) -> Pricing:
     r"""Heuristic :math:`\max_{|v|=1}\|Z^\top\phi(Lv)\|` by multistart ascent (NOT exact).
 
-    Used when the faces are too many to enumerate. Starts: ``n_random`` random unit
-    directions, the rows of ``starts`` (e.g. the current atoms) and the least-norm directions
-    that switch on a single condition; the best ``n_refine`` random ones and all given starts
-    are improved by a monotone face-by-face ascent (``_face_ascent``). The returned value
-    is a lower bound on the true :math:`c(Z)`; ``exact`` is False.
+    Used when the faces are too many to enumerate. Candidates: ``n_random`` random unit
+    directions with the least-norm directions that switch on a single condition, and the rows
+    of ``pool`` (e.g. the rays of the arrangement, :func:`ray_directions`, where optimal units
+    often sit); the best ``n_refine`` of each, and all rows of ``starts`` (e.g. the current
+    atoms), are improved by a monotone face-by-face ascent (``_face_ascent``). The returned
+    value is a lower bound on the true :math:`c(Z)`; ``exact`` is False.
     """
     P, r = L.shape
     rng = np.random.default_rng(seed)
     V = np.vstack([rng.standard_normal((n_random, r)), np.linalg.pinv(L).T])
     S0 = np.asarray(starts, float).reshape(-1, r) if starts is not None else np.zeros((0, r))
-    V = V[np.linalg.norm(V, axis=1) > 0]
-    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    R = np.zeros((0, r)) if pool is None else np.asarray(pool, float).reshape(-1, r)
+
+    def unit(V):
+        V = V[np.linalg.norm(V, axis=1) > 0]
+        return V / np.linalg.norm(V, axis=1, keepdims=True)
 
     def value(V):
         return np.linalg.norm(_phi(V @ L.T, slopes) @ Z, axis=1)
 
-    f = value(V)
-    picks = np.vstack([V[np.argsort(-f)[:n_refine]], S0[np.linalg.norm(S0, axis=1) > 0]])
+    V, R = unit(V), unit(R)
+    # The best of the random candidates and, separately, the best of the pool (rays score
+    # low at first: few conditions are on) are refined.
+    best = [V[np.argsort(-value(V))[:n_refine]], R[np.argsort(-value(R))[:n_refine]]]
+    V = np.vstack([V, R])
+    picks = np.vstack(best + [S0[np.linalg.norm(S0, axis=1) > 0]])
     picks /= np.linalg.norm(picks, axis=1, keepdims=True)
     tol = SIGN_TOL * max(np.abs(L).max(), 1e-300) * 10
     W = np.array([_face_ascent(L, Z, v, tol, 4 * r + 8, slopes) for v in picks]).reshape(-1, r)

@@ -154,7 +154,8 @@ def certify(network_or_result, X, Y, *, reg: float, activation="relu", bias: boo
         if run is not None:
             reason = run.reason
             upper = min(upper, run.upper * u.sY ** 2)
-            if run.pricing is not None and run.pricing.exact == exact_c:
+            # (searched "bounds" are estimates biased upwards: the best of two is not kept)
+            if exact_c and run.pricing is not None and run.pricing.exact:
                 Z1 = run.dual / u.sL
                 lb1, t1 = _dual_bound(Z1, Y, reg, gamma, run.pricing.value)
                 if lb1 > lb:
