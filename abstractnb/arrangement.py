@@ -472,7 +472,8 @@ class Pricing:
     degenerate : some face among ``directions`` has a top singular space of dimension > 1
         (its maximisers form a continuum; only some of them are listed)
     faces : (m,) row of :attr:`Arrangement.signs` of the face each listed direction came from
-        (-1 where unknown: a search, or an orbit of a symmetry)
+        (-1 for a tied face counted without its LP; None from a search or from the orbits of a
+        symmetry)
     """
 
     value: float
