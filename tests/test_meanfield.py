@@ -828,3 +828,18 @@ def test_whitened_linear_tasks_at_p16_are_certified(k):
     # every unit of the optimum is silent or active on each condition, never below zero
     pre = obj.augment(sol.X, True) @ sol.params[0][0].T
     assert pre.min() >= -1e-9 * np.abs(pre).max()
+
+
+def test_search_refines_its_pool_and_stays_below_exact_pricing():
+    """search_price(pool=...) keeps every pool direction as a candidate and ascends from the
+    best of them monotonically, so it ends at least as high as the best ray, and never above
+    the exact c (it only evaluates attained values)."""
+    _, X, Y = problem(3, "embedding")
+    L = reduce_inputs(X).L
+    rays = arrangement.ray_directions(L)
+    assert rays is not None and rays.shape[1] == L.shape[1]
+    Z = np.random.default_rng(2).standard_normal((L.shape[0], 2))
+    at_rays = np.linalg.norm(np.maximum(rays @ L.T, 0) @ Z, axis=1).max()
+    pr = arrangement.search_price(L, Z, n_random=0, pool=rays)
+    exact = arrangement.enumerate_faces(L).price(Z).value
+    assert at_rays * (1 - ROUND) <= pr.value <= exact * (1 + ROUND)

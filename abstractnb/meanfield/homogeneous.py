@@ -36,9 +36,9 @@ PARTIAL_FACES = 20_000
 #: Most partial rounds between two exact pricings (they do not count as rounds of ``max_iter``).
 PARTIAL_ROUNDS = 10
 #: Without exact pricing, a search that finds no violator is repeated with this many more
-#: random starts and refined starts, and the rays of the arrangement as candidates, before
-#: the column generation stops (on random embeddings of 4 latents the default search alone
-#: stopped 2e-4 to 9e-4 above what training reached).
+#: random starts and refined starts before the column generation stops (every search also
+#: refines the best rays of the arrangement, where they are few enough to list). On random
+#: embeddings of 4 latents the plain search stopped 2e-4 to 9e-4 above what training reached.
 HARD_SEARCH = dict(n_random=8 * 4096, n_refine=8 * 48)
 
 
@@ -348,6 +348,7 @@ def _column_generation(u: _Units, act, arr, cand, tol, max_iter, solver, solver_
     partial = isinstance(arr, Arrangement) and arr.n_faces > PARTIAL_FACES
     hot = np.zeros(0, int)  # faces priced first (partial pricing, see PARTIAL_FACES)
     inner = 0  # partial rounds since the last exact pricing
+    pool = _search_pool(L, act.slopes) if arr is None else None
     bar = _bar(progress, max_iter, "column generation")
     while it < max_iter:
         if _past(deadline):
@@ -382,12 +383,12 @@ def _column_generation(u: _Units, act, arr, cand, tol, max_iter, solver, solver_
                 continue
         it, inner = it + 1, 0
         pr = _price(arr, L, Z, threshold=1 + tol, starts=cand[mass > 0], seed=seed + it, slopes=act.slopes,
-                    max_directions=NEW_COLUMNS)
+                    max_directions=NEW_COLUMNS, pool=pool)
         if arr is None and pr.value <= 1 + tol:
             # A search that finds no violator may have missed one: look again, harder, before
             # stopping (its "bound" is no bound, so the gap cannot tell when to stop).
             again = _hard_search(L, Z, threshold=1 + tol, starts=cand[mass > 0], seed=seed + it,
-                                 slopes=act.slopes, max_directions=NEW_COLUMNS)
+                                 slopes=act.slopes, max_directions=NEW_COLUMNS, pool=pool)
             pr = again if again.value > pr.value else pr
         if partial:
             hot = np.unique(pr.faces[pr.faces >= 0])
@@ -436,18 +437,23 @@ def _faces_to_price(u: _Units, act, max_faces, deadline):
     return arr
 
 
-def _price(arr, L, Z, *, threshold, starts, seed, slopes, max_directions=200):
-    """Exact pricing over the faces of ``arr``, or (``arr`` None) a multistart search."""
+def _price(arr, L, Z, *, threshold, starts, seed, slopes, max_directions=200, pool=None):
+    """Exact pricing over the faces of ``arr``, or (``arr`` None) a multistart search with
+    the candidates of ``pool`` (:func:`_search_pool`)."""
     if arr is not None:
         return arr.price(Z, threshold=threshold, max_directions=max_directions)
     return search_price(L, Z, threshold=threshold, starts=starts, seed=seed, slopes=slopes,
-                        max_directions=max_directions)
+                        max_directions=max_directions, pool=pool)
 
 
-def _hard_search(L, Z, *, threshold, starts, seed, slopes, max_directions=200):
-    """The search of :data:`HARD_SEARCH`, its candidates joined by the rays of the
-    arrangement where they are few enough to list (optimal units often sit on them)."""
-    pool = ray_directions(L) if slopes[0] != slopes[1] else None
+def _search_pool(L, slopes):
+    """Extra candidates of the searches: the rays of the arrangement where they are few
+    enough to list (optimal units often sit on them; nonlinear activations only)."""
+    return ray_directions(L) if slopes[0] != slopes[1] else None
+
+
+def _hard_search(L, Z, *, threshold, starts, seed, slopes, max_directions=200, pool=None):
+    """The search of :data:`HARD_SEARCH`."""
     return search_price(L, Z, threshold=threshold, starts=starts, seed=seed, slopes=slopes,
                         max_directions=max_directions, pool=pool, **HARD_SEARCH)
 
@@ -458,7 +464,8 @@ def _exact_c(arr, L, Z, exact, seed, starts, slopes):
     if L.shape[1] == 0:
         return 0.0, True, None
     if arr is None:
-        pr = _hard_search(L, Z, threshold=None, starts=starts, seed=seed, slopes=slopes)
+        pr = _hard_search(L, Z, threshold=None, starts=starts, seed=seed, slopes=slopes,
+                          pool=_search_pool(L, slopes))
     else:
         pr = _price(arr, L, Z, threshold=None, starts=starts, seed=seed, slopes=slopes)
     return pr.value, pr.exact and exact, pr.witness
