@@ -101,10 +101,10 @@ Two exact routes for these two rows, measured at their final dual points and lef
 * Every face at once. With r = P a face is (positive set S, zero set), its value the top
   eigenvalue of the K x K matrix Z_S^T (M_FF^-1)_SS Z_S (M = (LL^T)^-1, F the
   nonzero set), and its top eigenvector must fall inside it. Batched in numpy over the
-  65,536 faces with F = all: 3.4 us per face to build the matrices and 2.8 us per 4 x 4 eigh,
-  so about 4.5 min for one exact pricing of the 43 M faces (one BLAS thread). A trace screen
-  prunes nothing (99.8 % of those faces have trace > 1); only the sign test does, after the
-  eigh. It would take compiled code to come near 10 s.
+  65,536 faces with F = all: 3.4 us per face to build the matrices and 2.8 us per 4 x 4
+  eigh; extrapolated, about 4.5 min for one exact pricing of the 43 M faces (one BLAS
+  thread). A trace screen prunes nothing (99.8 % of those faces have trace > 1); only the
+  sign test does, after the eigh. It would take compiled code to come near 10 s.
 * A doubly nonnegative (SDP) relaxation of the pricing, in (u, w) = (relu(h), relu(-h)) with
   u_i w_i = 0, its dual checked by an eigenvalue: a proof, but loose. Dimension 8: c <= 1.195
   (Clarabel, 0.45 s), a proven relative gap of 15 %. Dimension 16 (cond L = 4e3): Clarabel
