@@ -207,12 +207,19 @@ def _words(P: int) -> int:
     return (P + 63) // 64
 
 
+def _row_keys(words: np.ndarray) -> np.ndarray:
+    """One sortable key per row of an (n, w) uint64 array (equal keys, equal rows)."""
+    if words.shape[1] == 1:
+        return words[:, 0]
+    words = np.ascontiguousarray(words)
+    return words.view(np.dtype((np.void, 8 * words.shape[1]))).ravel()
+
+
 def _keys(pos: np.ndarray, neg: np.ndarray, P: int) -> np.ndarray:
     """One sortable key per sign vector, from its (n, w) positive and negative bit masks."""
     if P <= 32:
         return (pos[:, 0] << np.uint64(32)) | neg[:, 0]
-    pn = np.ascontiguousarray(np.concatenate([pos, neg], axis=1))
-    return pn.view(np.dtype((np.void, 8 * pn.shape[1]))).ravel()
+    return _row_keys(np.concatenate([pos, neg], axis=1))
 
 
 def _unkey(keys: np.ndarray, P: int) -> tuple[np.ndarray, np.ndarray]:
@@ -296,10 +303,7 @@ def covectors(L: np.ndarray, max_faces: int = 300_000, deadline: float | None = 
         partial = np.any((p | n) != full, axis=1)
         fp, fn = p[partial], n[partial]
     pos, neg = _unkey(seen, P)
-    support = pos | neg
-    key = support[:, 0] if support.shape[1] == 1 else \
-        np.ascontiguousarray(support).view(np.dtype((np.void, 8 * support.shape[1]))).ravel()
-    return _signs(pos, neg, P), key
+    return _signs(pos, neg, P), _row_keys(pos | neg)
 
 
 def enumerate_faces(L: np.ndarray, *, max_faces: int = 300_000, linear: bool = False,
@@ -442,9 +446,9 @@ def cone_faces(L: np.ndarray, *, slopes: tuple[float, float] = (0.0, 1.0),
     P, r = L.shape
     if r != P or P > 62 or 2 ** P - 1 > max_faces:
         return None
-    codes = np.arange(1, 2 ** P, dtype=np.uint64)
-    sg = ((codes[:, None] >> np.arange(P, dtype=np.uint64)) & np.uint64(1)).astype(np.int8)
-    return faces_from_signs(L, sg, codes, slopes=slopes, cone=True)
+    codes = np.arange(1, 2 ** P, dtype=np.uint64)[:, None]  # the positive masks; no - entries
+    sg = _signs(codes, np.zeros_like(codes), P)
+    return faces_from_signs(L, sg, codes[:, 0], slopes=slopes, cone=True)
 
 
 def _slope_of(signs: np.ndarray, slopes: tuple[float, float]) -> np.ndarray:
@@ -744,16 +748,16 @@ def search_price(L: np.ndarray, Z: np.ndarray, *, n_random: int = 4096, n_refine
         return np.linalg.norm(_phi(V @ L.T, slopes) @ Z, axis=1)
 
     V, R = unit(V), unit(R)
+    fV, fR = value(V), value(R)
     # The best of the random candidates and, separately, the best of the pool (rays score
     # low at first: few conditions are on) are refined.
-    best = [V[np.argsort(-value(V))[:n_refine]], R[np.argsort(-value(R))[:n_refine]]]
-    V = np.vstack([V, R])
+    best = [V[np.argsort(-fV)[:n_refine]], R[np.argsort(-fR)[:n_refine]]]
     picks = np.vstack(best + [S0[np.linalg.norm(S0, axis=1) > 0]])
     picks /= np.linalg.norm(picks, axis=1, keepdims=True)
     tol = SIGN_TOL * max(np.abs(L).max(), 1e-300) * 10
     W = np.array([_face_ascent(L, Z, v, tol, 4 * r + 8, slopes) for v in picks]).reshape(-1, r)
-    allV = np.vstack([W, V])
-    allf = value(allV)
+    allV = np.vstack([W, V, R])
+    allf = np.concatenate([value(W), fV, fR])
     order = np.argsort(-allf, kind="stable")
     allV, allf = allV[order], allf[order]
     if threshold is None:
@@ -770,15 +774,10 @@ def extreme_rays(G: np.ndarray, tol: float) -> np.ndarray:
     (either sign) that satisfy all constraints up to ``tol`` are kept, deduplicated.
     """
     n, m = G.shape
-    if m == 1:
-        out = [np.array([s]) for s in (1.0, -1.0) if np.all(s * G[:, 0] >= -tol)]
-        return np.array(out).reshape(-1, 1)
-    if comb(n, m - 1) > MAX_SUBSETS:
+    lines = _null_lines(G)
+    if lines is None:
         raise ValueError(f"too many constraint subsets ({comb(n, m - 1)}) to list the extreme rays")
-    subsets = np.array(list(combinations(range(n), m - 1)), dtype=np.intp)
-    _, sv, Vt = np.linalg.svd(G[subsets])
-    ok = sv[:, -1] > tol
-    U = Vt[ok, -1, :]
+    U = lines[0][lines[1] > tol]
     U = np.vstack([U, -U])
     U = U[np.all(U @ G.T >= -tol, axis=1)]
     if U.shape[0] == 0:

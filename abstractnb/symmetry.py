@@ -50,7 +50,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from .arrangement import (AMBIGUOUS_RANK, AMBIGUOUS_VALUE, SIGN_TOL, ZERO_TOL, Arrangement, Pricing,
-                          _ambiguous, _dedupe, _sign_vectors, enumerate_faces, faces_from_signs)
+                          _ambiguous, _dedupe, _sign_vectors, _signs, enumerate_faces, faces_from_signs)
 
 #: Relative tolerance of the invariance checks: a symmetry must hold to rounding level, because
 #: pricing on the fundamental domain is exact only for an exactly invariant problem.
@@ -453,9 +453,7 @@ def orbit_representatives(perms: np.ndarray, max_faces: int = 300_000):
         out_neg.append(neg)
         sizes.append(G // fixed)
     pos, neg = np.concatenate(out_pos), np.concatenate(out_neg)
-    bits = np.uint64(1) << np.arange(P, dtype=np.uint64)
-    sg = ((pos[:, None] & bits) != 0).astype(np.int8) - ((neg[:, None] & bits) != 0).astype(np.int8)
-    return sg, pos | neg, np.concatenate(sizes)
+    return _signs(pos[:, None], neg[:, None], P), pos | neg, np.concatenate(sizes)
 
 
 def symmetric_faces(L: np.ndarray, Y: np.ndarray, *, slopes: tuple[float, float] = (0.0, 1.0),
